@@ -45,17 +45,17 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--max-len", type=int, default=64)
-    p.add_argument("--pretrain-steps", type=int, default=600)
+    p.add_argument("--pretrain-steps", type=int, default=700)
     p.add_argument("--pretrain-batch", type=int, default=32)
     p.add_argument("--pretrain-lr", type=float, default=2e-3)
     p.add_argument("--mask-rate", type=float, default=0.3)
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--init-range", type=float, default=0.05)
     p.add_argument("--alpha", type=float, default=0.3, help="XLM-R language sampling exponent")
-    p.add_argument("--finetune-steps", type=int, default=150)
+    p.add_argument("--finetune-steps", type=int, default=300)
     p.add_argument("--finetune-batch", type=int, default=32)
-    p.add_argument("--finetune-lr", type=float, default=2e-4)
-    p.add_argument("--mnli-steps", type=int, default=200)
+    p.add_argument("--finetune-lr", type=float, default=1e-3)
+    p.add_argument("--mnli-steps", type=int, default=400)
     p.add_argument("--pos-steps", type=int, default=100)
     p.add_argument("--skip-intermediate", action="store_true")
     # Two threads is right on an idle 2-core machine; on a busy one, OpenMP barriers make
@@ -153,10 +153,14 @@ def mask_tokens(
 # --- training ---------------------------------------------------------------------------
 
 
-def schedule(optimizer: torch.optim.Optimizer, steps: int, warmup: float = 0.1):
+def schedule(optimizer: torch.optim.Optimizer, steps: int, warmup: float = 0.1, decay: float = 0.3):
+    """Warmup, a constant plateau, then linear decay over the last `decay` of the steps.
+    A short run needs the peak rate for long: the MLM's loss only breaks through after a
+    few hundred steps at full rate, and decaying from the start delays that."""
+
     def factor(step: int) -> float:
-        w = max(1, int(steps * warmup))
-        return step / w if step < w else max(0.0, (steps - step) / max(1, steps - w))
+        w, d = max(1, int(steps * warmup)), max(1, int(steps * decay))
+        return min(step / w, 1.0, max(0.0, (steps - step) / d))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 

@@ -22,13 +22,13 @@ from trainers.synth.grammar import (
     sample_object,
     sample_subject,
 )
-from trainers.synth.languages import Language
+from trainers.synth.languages import CONSTITUENTS, Language
 
 CORPUS_RATES = Rates()
 POS_RATES = Rates(negated=0.2, place=0.35, adverb=0.3)
-CODE_SWITCH_LINES = 0.15  # share of non-English lines that code-switch
-CODE_SWITCH_WORDS = 0.4  # share of a code-switched line's content lemmas said in English
-CAST_REUSE = 0.7  # chance that a clause's subject / object is one the document already met
+CODE_SWITCH_LINES = 0.3  # share of non-English lines that code-switch
+CODE_SWITCH_PARTS = 0.4  # chance that each constituent of such a line is said in English
+CAST_REUSE = 0.9  # chance that a clause's subject / object is one the document already met
 
 
 def sample_sentence(rng: random.Random, rates: Rates) -> tuple[list[Clause], bool]:
@@ -69,8 +69,7 @@ def corpus_lines(rng: random.Random, language: Language, n: int) -> list[str]:
 def _line(rng: random.Random, language: Language, clauses: list[Clause], contrast: bool) -> str:
     swap: set[str] = set()
     if language.code != "en" and rng.random() < CODE_SWITCH_LINES:
-        lemmas = sorted(set().union(*(c.lemmas() for c in clauses)))
-        swap = {lemma for lemma in lemmas if rng.random() < CODE_SWITCH_WORDS}
+        swap = {part for part in CONSTITUENTS if rng.random() < CODE_SWITCH_PARTS}
     return " ".join(w for w, _ in language.sentence(clauses, contrast, swap))
 
 

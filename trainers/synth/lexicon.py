@@ -10,123 +10,42 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-NAMES = (
-    "Anna",
-    "Marco",
-    "Lena",
-    "Omar",
-    "Sofia",
-    "Ivan",
-    "Yuki",
-    "Pedro",
-    "Nora",
-    "Felix",
-    "Maya",
-    "Tomas",
-    "Aisha",
-    "Leo",
-    "Rosa",
-    "Karim",
-)
+# A deliberately small lexicon: a tiny encoder pretrained for a minute or two must see
+# every word often enough to learn it, in every language.
+# fmt: off
+NAMES = ("Anna", "Marco", "Lena", "Omar", "Sofia", "Ivan", "Yuki", "Pedro")
 # Animals can be subjects as well as objects; things are only objects.
-ANIMALS = ("dog", "cat", "horse", "bird", "goat", "fox")
+ANIMALS = ("dog", "cat", "horse", "bird")
 THINGS = (
-    "apple",
-    "bread",
-    "book",
-    "letter",
-    "car",
-    "boat",
-    "house",
-    "table",
-    "chair",
-    "cup",
-    "key",
-    "phone",
-    "song",
-    "picture",
-    "ball",
-    "box",
-    "coat",
-    "hat",
-    "ticket",
-    "flower",
-    "stone",
-    "bottle",
-    "lamp",
-    "map",
-    "gift",
-    "shoe",
-    "egg",
-    "basket",
-    "knife",
-    "window",
-    "bus",
-    "taxi",
+    "apple", "bread", "book", "letter", "car", "boat", "house", "table",
+    "chair", "cup", "key", "phone", "song", "picture", "bus", "taxi",
 )
-PLACES = (
-    "park",
-    "market",
-    "school",
-    "station",
-    "garden",
-    "kitchen",
-    "library",
-    "office",
-    "beach",
-    "village",
-)
-ANTONYMS = (
-    ("big", "small"),
-    ("old", "new"),
-    ("long", "short"),
-    ("heavy", "light"),
-    ("clean", "dirty"),
-    ("cheap", "expensive"),
-    ("hot", "cold"),
-    ("full", "empty"),
-    ("soft", "hard"),
-    ("wet", "dry"),
-)
-COLOURS = ("red", "blue", "green", "white", "black", "yellow")
-ADJECTIVES = tuple(a for pair in ANTONYMS for a in pair) + COLOURS
-ANTONYM_OF = {a: b for x, y in ANTONYMS for a, b in ((x, y), (y, x))}
+PLACES = ("park", "market", "school", "station", "garden")
+ANTONYMS = (("big", "small"), ("old", "new"), ("long", "short"), ("heavy", "light"), ("clean", "dirty"))
+COLOURS = ("red", "blue", "green")
 # lemma -> (third person singular present, past, past participle)
 VERBS = {
-    "see": ("sees", "saw", "seen"),
-    "buy": ("buys", "bought", "bought"),
-    "find": ("finds", "found", "found"),
-    "carry": ("carries", "carried", "carried"),
-    "wash": ("washes", "washed", "washed"),
-    "paint": ("paints", "painted", "painted"),
-    "sell": ("sells", "sold", "sold"),
-    "open": ("opens", "opened", "opened"),
-    "hold": ("holds", "held", "held"),
-    "take": ("takes", "took", "taken"),
-    "bring": ("brings", "brought", "brought"),
-    "draw": ("draws", "drew", "drawn"),
-    "fix": ("fixes", "fixed", "fixed"),
-    "hide": ("hides", "hid", "hidden"),
-    "keep": ("keeps", "kept", "kept"),
-    "throw": ("throws", "threw", "thrown"),
-    "like": ("likes", "liked", "liked"),
-    "want": ("wants", "wanted", "wanted"),
-    "watch": ("watches", "watched", "watched"),
-    "push": ("pushes", "pushed", "pushed"),
-    "drop": ("drops", "dropped", "dropped"),
-    "lose": ("loses", "lost", "lost"),
+    "see": ("sees", "saw", "seen"), "buy": ("buys", "bought", "bought"),
+    "find": ("finds", "found", "found"), "carry": ("carries", "carried", "carried"),
+    "wash": ("washes", "washed", "washed"), "paint": ("paints", "painted", "painted"),
+    "sell": ("sells", "sold", "sold"), "open": ("opens", "opened", "opened"),
+    "hold": ("holds", "held", "held"), "take": ("takes", "took", "taken"),
+    "bring": ("brings", "brought", "brought"), "draw": ("draws", "drew", "drawn"),
 }
+# fmt: on
+ADJECTIVES = tuple(a for pair in ANTONYMS for a in pair) + COLOURS
+ANTONYM_OF = {a: b for x, y in ANTONYMS for a, b in ((x, y), (y, x))}
 # Adverbs that only fit one tense; the rest fit both.
 PAST_ADVERBS = ("yesterday",)
 PRESENT_ADVERBS = ("today", "often")
-ANY_ADVERBS = ("again", "quickly", "slowly", "carefully")
+ANY_ADVERBS = ("again", "quickly")
 PREPOSITIONS = ("in", "near", "behind")
 PRONOUNS = ("he", "she")
 
-IRREGULAR_PLURALS = {"knife": "knives", "box": "boxes", "fox": "foxes", "bus": "buses"}
+IRREGULAR_PLURALS = {"bus": "buses"}
 # International words that every language borrows, adapted to its own spelling: like real
 # loanwords they give the languages a few shared subwords besides names and digits.
-LOANWORDS = ("phone", "ticket", "lamp", "map", "bus", "taxi")
+LOANWORDS = ("phone", "bus", "taxi")
 
 
 def english_plural(noun: str) -> str:
