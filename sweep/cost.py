@@ -24,18 +24,19 @@ MLM_EXAMPLES = 40_000  # synthetic corpora, all languages
 INFERENCE_SPEEDUP = 3.0
 
 
-def examples_per_second(spec: SweepSpec, max_length: int) -> float:
+def examples_per_second(spec: SweepSpec, phase: str, max_length: int) -> float:
+    res = spec.resources_for(phase)
     if spec.model.tiny is not None:
-        base = 150.0 * spec.resources.cpus_per_worker
-    elif spec.resources.use_gpu():
-        base = 60.0 * spec.resources.gpus_per_worker
+        base = 150.0 * res.cpus_per_worker
+    elif res.use_gpu():
+        base = 60.0 * res.gpus_per_worker
     else:
-        base = 0.5 * spec.resources.cpus_per_worker  # a full-size model on CPU: impractical
-    return base * spec.resources.workers * 256 / max(max_length, 32)
+        base = 0.5 * res.cpus_per_worker  # a full-size model on CPU: impractical
+    return base * res.workers * 256 / max(max_length, 32)
 
 
 def trial_hours(spec: SweepSpec, trial, evaluation: bool = False) -> float:
-    rate = examples_per_second(spec, trial.optim.max_length)
+    rate = examples_per_second(spec, trial.phase, trial.optim.max_length)
     if evaluation:
         return TEST_SIZES.get(trial.task, 10_000) / (rate * INFERENCE_SPEEDUP) / 3600
     size = MLM_EXAMPLES if trial.task == "mlm" else TRAIN_SIZES.get(trial.task, 10_000)

@@ -143,19 +143,21 @@ def describe(plan: Plan) -> list[str]:
         f"sweep {spec.name}: model {spec.model.name}"
         + (" (tiny, random init)" if spec.model.tiny else ""),
         f"data: {spec.data.source}" + (f" at {spec.data.root}" if spec.data.root else ""),
-        f"resources per trial: {res.workers} worker(s) x {res.cpus_per_worker:g} CPU"
-        + (f" + {res.gpus_per_worker:g} GPU" if res.gpus_per_worker else "")
-        + f", DeepSpeed ZeRO-{spec.deepspeed.zero_stage}, {spec.deepspeed.resolved_precision(res.use_gpu())}"
-        + f"; up to {res.max_concurrent_trials} trials at once",
+        f"resources per trial: {_resources(res)}"
+        + f", DeepSpeed ZeRO-{spec.deepspeed.zero_stage}, {spec.deepspeed.resolved_precision(res.use_gpu())}",
         f"seeds: {', '.join(map(str, spec.seeds))}; ASHA grace {spec.asha.grace_period} round(s), reduction {spec.asha.reduction_factor:g}",
     ]
-    total_hours = 0.0
+    total_hours = worker_hours = 0.0
     for phase in ("pretrain", "intermediate", "target"):
         trials = plan.trials(phase)
         hours = sum(trial_hours(spec, t) for t in trials)
         total_hours += hours
+        phase_res = spec.resources_for(phase)
+        worker_hours += hours * phase_res.workers * max(phase_res.gpus_per_worker, 1)
         detail = _phase_detail(plan, phase)
         lines.append(f"phase {phase}: {len(trials)} trial(s), ~{hours:.2f} trial-hours{detail}")
+        if trials and phase_res != res:
+            lines.append(f"  {phase} resources: {_resources(phase_res)}")
     n_eval = plan.evaluations()
     eval_hours = sum(trial_hours(spec, t, evaluation=True) for t in plan.target)
     langs = sum(len(plan.eval_languages(t)) for t in spec.phases.target.tasks)
@@ -163,12 +165,21 @@ def describe(plan: Plan) -> list[str]:
         f"phase zero_shot: up to {n_eval} evaluation(s) over {langs} task-language pair(s), ~{eval_hours:.2f} trial-hours"
     )
     total_hours += eval_hours
-    unit = "GPU" if res.use_gpu() else "CPU-worker"
+    worker_hours += eval_hours
+    unit = "GPU" if spec.uses_gpu() else "CPU-worker"
     lines.append(
         f"total: {sum(len(plan.trials(p)) for p in ('pretrain', 'intermediate', 'target'))} training trial(s), "
-        f"~{total_hours:.2f} trial-hours before ASHA stops any (~{total_hours * res.workers * max(res.gpus_per_worker, 1):.2f} {unit}-hours)"
+        f"~{total_hours:.2f} trial-hours before ASHA stops any (~{worker_hours:.2f} {unit}-hours)"
     )
     return lines
+
+
+def _resources(res) -> str:
+    return (
+        f"{res.workers} worker(s) x {res.cpus_per_worker:g} CPU"
+        + (f" + {res.gpus_per_worker:g} GPU" if res.gpus_per_worker else "")
+        + f"; up to {res.max_concurrent_trials} trials at once"
+    )
 
 
 def _phase_detail(plan: Plan, phase: str) -> str:

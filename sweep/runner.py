@@ -134,7 +134,7 @@ def _run_phase(ctx: Context, phase: str, trials: tuple[TrialPlan, ...], init_fro
         dicts,
         storage=storage,
         driver_cpus=spec.resources.driver_cpus,
-        max_concurrent=spec.resources.max_concurrent_trials,
+        max_concurrent=spec.resources_for(phase).max_concurrent_trials,
         asha=asha,
         callbacks=[StoreCallback(ctx.out, spec.name, ctx.echo)],
     )
@@ -147,7 +147,7 @@ def _run_phase(ctx: Context, phase: str, trials: tuple[TrialPlan, ...], init_fro
 
 def _trial_dict(ctx: Context, trial: TrialPlan, init_from: str, train_storage: Path) -> dict:
     spec = ctx.spec
-    res = spec.resources
+    res = spec.resources_for(trial.phase)
     pre = spec.phases.pretrain
     train = TrainConfig(
         phase=trial.phase,

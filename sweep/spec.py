@@ -59,6 +59,21 @@ class ResourcesSpec(Frozen):
         return self.gpus_per_worker > 0
 
 
+class PhaseResources(Frozen):
+    """A phase's own worker shape, overriding `resources` (e.g. MLM pretraining alone on the
+    whole machine, or more GPUs for the intermediate phase)."""
+
+    workers: int | None = Field(None, gt=0, description="Ray Train workers per trial")
+    cpus_per_worker: float | None = Field(None, gt=0, description="CPUs per worker")
+    gpus_per_worker: float | None = Field(None, ge=0, description="GPUs per worker")
+    max_concurrent_trials: int | None = Field(None, gt=0, description="trials running at once")
+
+    def apply(self, base: ResourcesSpec) -> ResourcesSpec:
+        return ResourcesSpec.model_validate(
+            {**base.model_dump(), **self.model_dump(exclude_none=True)}
+        )
+
+
 class AshaSpec(Frozen):
     """Asynchronous successive halving, applied within each (intermediate, target) group."""
 
@@ -75,6 +90,9 @@ class PhaseSpec(Frozen):
     optim: OptimConfig = Field(default_factory=OptimConfig, description="base hyper-parameters")
     search: dict[str, tuple] = Field(default_factory=dict, description="grid: optim key -> values")
     per_task: dict[str, dict] = Field(default_factory=dict, description="task -> optim overrides")
+    resources: PhaseResources = Field(
+        default_factory=PhaseResources, description="this phase's overrides of resources"
+    )
 
     @field_validator("search")
     @classmethod
@@ -107,6 +125,9 @@ class PretrainSpec(Frozen):
     corpus: str = Field("corpus/{lang}.txt", description="corpus path under the data root")
     optim: OptimConfig = Field(
         default_factory=lambda: OptimConfig(learning_rate=5e-4, epochs=1, rounds=1)
+    )
+    resources: PhaseResources = Field(
+        default_factory=PhaseResources, description="this phase's overrides of resources"
     )
 
     @model_validator(mode="after")
@@ -190,6 +211,15 @@ class SweepSpec(Frozen):
         None, description="Ray storage (local path or s3://, gs://); default <out>/ray"
     )
 
+    def resources_for(self, phase: str) -> ResourcesSpec:
+        """The resources of a phase's trials: the sweep's, with the phase's overrides."""
+        if phase in ("pretrain", "intermediate", "target"):
+            return getattr(self.phases, phase).resources.apply(self.resources)
+        return self.resources
+
+    def uses_gpu(self) -> bool:
+        return any(self.resources_for(p).use_gpu() for p in ("pretrain", "intermediate", "target"))
+
     @model_validator(mode="after")
     def _consistent(self) -> SweepSpec:
         if self.phases.pretrain.enabled and self.model.tiny is None:
@@ -200,13 +230,13 @@ class SweepSpec(Frozen):
             raise ValueError("model.tokenizer is required with model.tiny")
         if self.model.tokenizer == "synthetic" and self.data.source != "synthetic":
             raise ValueError("model.tokenizer: 'synthetic' needs data.source: synthetic")
-        if (
-            self.deepspeed.resolved_precision(self.resources.use_gpu()) in ("bf16", "fp16")
-            and not self.resources.use_gpu()
-        ):
-            raise ValueError(
-                "deepspeed.precision: bf16/fp16 need GPUs (resources.gpus_per_worker > 0)"
-            )
+        if self.deepspeed.precision in ("bf16", "fp16"):
+            for phase in ("pretrain", "intermediate", "target"):
+                if not self.resources_for(phase).use_gpu():
+                    raise ValueError(
+                        f"deepspeed.precision: bf16/fp16 need GPUs ({phase} trials have "
+                        "resources.gpus_per_worker 0)"
+                    )
         return self
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from transformers import AutoModelForMaskedLM
 
 from trainers.config import ModelConfig, TinyEncoder
 from trainers.data.examples import ClassificationExample, TaggingExample
@@ -15,7 +16,9 @@ from trainers.model import (
     fingerprint,
     hidden_size,
     load_encoder,
+    masked_lm_loss,
     save_encoder,
+    tiny_config,
 )
 from trainers.tasks import get_task
 
@@ -118,3 +121,14 @@ def test_loading_weights_that_do_not_match_is_an_error_not_a_warning(tmp_path):
     save_file(weights, tmp_path / "enc" / "model.safetensors", metadata={"format": "pt"})
     with pytest.raises(LoadMismatch, match="missing"):
         load_encoder(str(tmp_path / "enc"), model_cfg, vocab_size=100)
+
+
+@pytest.mark.parametrize("architecture", ["xlm-roberta", "bert"])
+def test_the_masked_only_mlm_loss_equals_the_full_projection_loss(architecture):
+    tiny = TinyEncoder(architecture=architecture, hidden_size=32, num_layers=1, dropout=0.0)
+    mlm = AutoModelForMaskedLM.from_config(tiny_config(tiny, vocab_size=60)).eval()
+    ids = torch.randint(5, 60, (3, 12), generator=torch.Generator().manual_seed(0))
+    labels = torch.full_like(ids, -100)
+    labels[:, ::4] = ids[:, ::4]
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
+    assert masked_lm_loss(mlm, batch).item() == pytest.approx(mlm(**batch).loss.item(), rel=1e-5)

@@ -76,6 +76,11 @@ def test_a_good_spec_loads_into_frozen_typed_models(tmp_path):
         (["resources", "gpus"], 1, "resources.gpus: unknown key"),
         (["data", "root"], None, "data: root is required when source is local"),
         (["phases", "target", "per_task"], {"udpos": {"epochz": 1}}, "per_task.udpos.epochz"),
+        (
+            ["phases", "target", "resources", "workers"],
+            0,
+            "phases.target.resources.workers: Input should be greater than 0",
+        ),
     ],
 )
 def test_a_bad_spec_names_the_yaml_key(tmp_path, path, value, message):
@@ -89,6 +94,21 @@ def test_a_bad_spec_names_the_yaml_key(tmp_path, path, value, message):
 def test_bf16_without_gpus_is_rejected_when_the_spec_is_built(tmp_path):
     spec = with_change(["resources", "gpus_per_worker"], 0)
     with pytest.raises(SpecError, match="deepspeed.precision: bf16/fp16 need GPUs"):
+        load_spec(write(tmp_path, spec))
+
+
+def test_a_phase_overrides_only_the_resources_it_names(tmp_path):
+    spec = load_spec(
+        write(tmp_path, with_change(["phases", "intermediate", "resources"], {"workers": 8}))
+    )
+    assert spec.resources_for("intermediate").workers == 8
+    assert spec.resources_for("intermediate").gpus_per_worker == 1
+    assert spec.resources_for("target").workers == 4
+
+
+def test_a_cpu_only_phase_in_a_bf16_sweep_is_rejected(tmp_path):
+    spec = with_change(["phases", "target", "resources"], {"gpus_per_worker": 0})
+    with pytest.raises(SpecError, match="target trials have resources.gpus_per_worker 0"):
         load_spec(write(tmp_path, spec))
 
 
@@ -130,6 +150,8 @@ def test_validate_prints_the_plan_without_starting_ray():
     assert result.returncode == 0, result.stderr
     assert "phase target: 8 trial(s)" in result.stdout
     assert "trial-hours" in result.stdout
+    # The demo pretrains alone, on the whole machine.
+    assert "pretrain resources: 1 worker(s) x 1.8 CPU; up to 1 trials at once" in result.stdout
 
 
 def test_validate_does_not_import_ray():

@@ -27,6 +27,18 @@ class TinyEncoder(Frozen):
     num_heads: int = Field(2, gt=0, description="attention heads")
     intermediate_size: int = Field(128, gt=0, description="feed-forward width")
     max_positions: int = Field(128, gt=0, description="longest input in tokens")
+    dropout: float = Field(0.1, ge=0, lt=1, description="hidden and attention dropout")
+    init_range: float = Field(0.02, gt=0, description="std of the random initial weights")
+
+    def hf_overrides(self) -> dict:
+        """Dropout and init settings under each architecture's own config names."""
+        if self.architecture == "mt5":
+            return {"dropout_rate": self.dropout, "initializer_factor": self.init_range / 0.02}
+        return {
+            "hidden_dropout_prob": self.dropout,
+            "attention_probs_dropout_prob": self.dropout,
+            "initializer_range": self.init_range,
+        }
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> TinyEncoder:
@@ -76,6 +88,12 @@ class OptimConfig(Frozen):
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay (not on biases/norms)")
     adam_eps: float = Field(1e-8, gt=0, description="AdamW epsilon")
     warmup_ratio: float = Field(0.1, ge=0, lt=1, description="share of steps spent warming up")
+    decay_ratio: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="share of steps at the end spent decaying to 0 (None: all after warm-up)",
+    )
     grad_clip: float = Field(1.0, ge=0, description="gradient norm clip (0: off)")
     batch_size: int = Field(32, gt=0, description="micro-batch per worker")
     grad_accum: int = Field(1, gt=0, description="gradient accumulation steps")
@@ -93,6 +111,20 @@ class OptimConfig(Frozen):
 
     def effective_batch_size(self, workers: int) -> int:
         return self.batch_size * self.grad_accum * workers
+
+    def lr_factor(self, step: int, total_steps: int) -> float:
+        """Linear warm-up, a plateau at the peak, then linear decay to 0.
+
+        Short runs from scratch (the offline MLM) need long at the peak rate: their loss
+        breaks through only after a few hundred steps, and decaying from the start delays it.
+        """
+        warmup = int(total_steps * self.warmup_ratio)
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        decay = total_steps - warmup
+        if self.decay_ratio is not None:
+            decay = min(decay, int(total_steps * self.decay_ratio))
+        return min(1.0, max(0.0, (total_steps - step) / max(1, decay)))
 
 
 class DeepSpeedConfig(Frozen):

@@ -21,7 +21,13 @@ from trainers import checkpoint as ckpt
 from trainers.config import TrainConfig
 from trainers.data.batches import EvalData, TrainData, build_data
 from trainers.distributed import all_gather, ensure_process_group, world
-from trainers.model import TaskModel, build_mlm_model, fingerprint, load_encoder
+from trainers.model import (
+    TaskModel,
+    build_mlm_model,
+    fingerprint,
+    load_encoder,
+    masked_lm_loss,
+)
 
 
 class Reporter(Protocol):
@@ -135,14 +141,9 @@ def _engine(cfg: TrainConfig, model, total_steps: int, world_size: int):
     optimizer = torch.optim.AdamW(
         groups, lr=cfg.optim.learning_rate, eps=cfg.optim.adam_eps, fused=on_gpu or None
     )
-    warmup = int(total_steps * cfg.optim.warmup_ratio)
-
-    def schedule(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: cfg.optim.lr_factor(step, total_steps)
+    )
     engine, *_ = deepspeed.initialize(
         model=model,
         optimizer=optimizer,
@@ -158,7 +159,8 @@ def _to(batch: dict, device) -> dict:
 
 def _loss(cfg: TrainConfig, engine, data: TrainData, batch: dict) -> torch.Tensor:
     if cfg.task == "mlm":
-        return engine(**batch).loss
+        # engine.module: DeepSpeed's parameter hooks sit on the submodules, so ZeRO-3 still works.
+        return masked_lm_loss(engine.module, batch)
     return data.format.loss(engine(batch), batch)
 
 
@@ -181,7 +183,9 @@ def evaluate(engine, dev: EvalData, data: TrainData, cfg: TrainConfig) -> dict:
         hits = sum(h for h, _ in predictions)
         total = sum(n for _, n in predictions)
         return {"dev/mlm_accuracy": hits / max(total, 1), "dev/n_examples": len(predictions)}
-    scores = data.format.score(data.task, dev.examples, dev.features, predictions)
+    scores = data.format.score(
+        data.task, dev.examples, dev.features, predictions, language=data.task.train_language
+    )
     return {**{f"dev/{k}": v for k, v in scores.items()}, "dev/n_examples": len(dev.examples)}
 
 

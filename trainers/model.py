@@ -38,6 +38,7 @@ def tiny_config(tiny: TinyEncoder, vocab_size: int):
             pad_token_id=1,
             eos_token_id=2,
             decoder_start_token_id=1,
+            **tiny.hf_overrides(),
             **common,
         )
     model_type = {"xlm-roberta": "xlm-roberta", "bert": "bert"}[tiny.architecture]
@@ -52,6 +53,7 @@ def tiny_config(tiny: TinyEncoder, vocab_size: int):
         bos_token_id=0,
         eos_token_id=2,
         type_vocab_size=1 if tiny.architecture == "xlm-roberta" else 2,
+        **tiny.hf_overrides(),
         **common,
     )
 
@@ -89,6 +91,29 @@ def build_mlm_model(model: ModelConfig, vocab_size: int) -> PreTrainedModel:
     if model.tiny is not None:
         return AutoModelForMaskedLM.from_config(tiny_config(model.tiny, vocab_size))
     return _strict(AutoModelForMaskedLM, model.name, allow_unexpected=PRETRAINING_ONLY)
+
+
+def masked_lm_loss(mlm, batch: dict) -> torch.Tensor:
+    """The MLM loss with the vocabulary projection only at masked positions.
+
+    HF's masked LMs project every position onto the vocabulary (250k rows for XLM-R) and then
+    ignore the unmasked ones; the head is position-wise, so projecting only the masked ~15-30%
+    gives the same loss for a fraction of the compute.
+    """
+    labels = batch["labels"]
+    hidden = mlm.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])[0]
+    chosen = labels != -100
+    if not chosen.any():  # nothing masked in this batch: a zero loss that still has a graph
+        return hidden.sum() * 0.0
+    logits = _mlm_head(mlm)(hidden[chosen])
+    return torch.nn.functional.cross_entropy(logits.float(), labels[chosen])
+
+
+def _mlm_head(mlm) -> torch.nn.Module:
+    for name in ("lm_head", "cls"):  # XLM-R / RoBERTa, BERT
+        if hasattr(mlm, name):
+            return getattr(mlm, name)
+    raise ValueError(f"{type(mlm).__name__}: no masked-LM head found (lm_head or cls)")
 
 
 def load_encoder(source: str, model: ModelConfig, vocab_size: int) -> PreTrainedModel:

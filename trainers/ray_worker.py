@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import shutil
 import tempfile
 from pathlib import Path
@@ -26,7 +27,21 @@ class RayReporter:
         return checkpoint.as_directory() if checkpoint else contextlib.nullcontext(None)
 
 
+def use_assigned_cpus() -> None:
+    """One intra-op thread per assigned CPU, rounding up.
+
+    Ray sets OMP_NUM_THREADS to the floor of the assigned CPUs, so a worker given 1.8 CPUs (a
+    fraction left for drivers on a small machine) would train on one thread.
+    """
+    import torch
+
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
+    if cpus:
+        torch.set_num_threads(max(1, math.ceil(cpus - 1e-6)))
+
+
 def train_worker(config: dict) -> None:
+    use_assigned_cpus()
     cfg = TrainConfig.model_validate(config["train"])
     with tempfile.TemporaryDirectory(prefix="xstilts-") as scratch:
         train(cfg, RayReporter(), Path(scratch))

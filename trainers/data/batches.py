@@ -16,7 +16,7 @@ import torch
 from transformers import AutoTokenizer
 
 from trainers.config import TrainConfig
-from trainers.data.mlm import MaskingCollator, balanced_sample
+from trainers.data.mlm import MaskingCollator, balanced_sample, pack
 from trainers.data.source import load_examples, read_corpus
 from trainers.formats import get_format
 from trainers.tasks import get_task
@@ -43,10 +43,14 @@ class TrainStream:
         """Micro-batches from optimizer step `step` on, epoch after epoch."""
         per_epoch = self.micro_batches_per_epoch()
         index = step * self.grad_accum
+        shuffled: tuple[int, list[int]] = (-1, [])
         while True:
             epoch, k = divmod(index, per_epoch)
-            order = list(range(len(self.features)))
-            random.Random(self.seed * 7919 + epoch).shuffle(order)
+            if shuffled[0] != epoch:  # the order depends on the epoch alone: resumable
+                order = list(range(len(self.features)))
+                random.Random(self.seed * 7919 + epoch).shuffle(order)
+                shuffled = (epoch, order)
+            order = shuffled[1]
             start = (k * self.world + self.rank) * self.batch_size
             chunk = [self.features[i] for i in order[start : start + self.batch_size]]
             if len(chunk) < self.batch_size:  # fewer examples than one global batch: wrap around
@@ -106,16 +110,15 @@ def build_data(cfg: TrainConfig, rank: int, world: int) -> TrainData:
     tokenizer = AutoTokenizer.from_pretrained(cfg.tokenizer)
     optim = cfg.optim
     if cfg.task == "mlm":
-        train_lines, dev_lines = _mlm_lines(cfg)
-        encode = lambda lines: [  # noqa: E731
-            {"input_ids": ids, "example": i}
-            for i, ids in enumerate(
-                tokenizer(lines, truncation=True, max_length=optim.max_length)["input_ids"]
-            )
+        train_seqs, dev_seqs = _mlm_sequences(cfg, tokenizer)
+        if optim.max_train_examples:
+            train_seqs = train_seqs[: optim.max_train_examples]
+        encode = lambda seqs: [  # noqa: E731
+            {"input_ids": ids, "example": i} for i, ids in enumerate(seqs)
         ]
         collator = MaskingCollator(tokenizer, optim.mlm_probability)
         train = TrainStream(
-            encode(train_lines),
+            encode(train_seqs),
             collator,
             optim.batch_size,
             optim.grad_accum,
@@ -124,7 +127,7 @@ def build_data(cfg: TrainConfig, rank: int, world: int) -> TrainData:
             cfg.seed,
             True,
         )
-        dev = EvalData(dev_lines, encode(dev_lines), collator, rank, world, True)
+        dev = EvalData(dev_seqs, encode(dev_seqs), collator, rank, world, True)
         return TrainData(tokenizer, train, dev, _total_steps(train, cfg), "mlm_accuracy")
 
     task = get_task(cfg.task)
@@ -153,14 +156,24 @@ def build_data(cfg: TrainConfig, rank: int, world: int) -> TrainData:
     return TrainData(tokenizer, train, dev, _total_steps(train, cfg), task.metric, task, fmt)
 
 
-def _mlm_lines(cfg: TrainConfig) -> tuple[list[str], list[str]]:
+def _mlm_sequences(cfg: TrainConfig, tokenizer) -> tuple[list[list[int]], list[list[int]]]:
+    """Packed training sequences, languages resampled by size**alpha, and a packed dev set
+    made of the first lines of each corpus (never trained on)."""
+    bos = _first_set(tokenizer.cls_token_id, tokenizer.bos_token_id)
+    eos = _first_set(tokenizer.sep_token_id, tokenizer.eos_token_id)
     corpora, dev = {}, []
     for lang in cfg.mlm_languages:
         lines = read_corpus(cfg.data.root, cfg.mlm_corpus, lang)
+        ids = tokenizer(lines, add_special_tokens=False)["input_ids"]
         held = max(1, int(len(lines) * MLM_DEV_SHARE))
-        dev.extend(lines[:held])
-        corpora[lang] = lines[held:]
+        packed = lambda part: pack(part, cfg.optim.max_length, bos, eos)  # noqa: E731
+        dev.extend(packed(ids[:held]))
+        corpora[lang] = packed(ids[held:])
     return balanced_sample(corpora, cfg.mlm_alpha, cfg.seed), dev
+
+
+def _first_set(*ids: int | None) -> int | None:
+    return next((i for i in ids if i is not None), None)
 
 
 def _total_steps(train: TrainStream, cfg: TrainConfig) -> int:

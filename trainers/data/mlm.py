@@ -1,4 +1,5 @@
-"""Masked language modelling data: a language-balanced corpus sample and dynamic masking."""
+"""Masked language modelling data: packed text streams, a language-balanced sample of them,
+and dynamic masking."""
 
 from __future__ import annotations
 
@@ -10,7 +11,28 @@ import torch
 from trainers.formats.base import IGNORE, Batch, pad_ids
 
 
-def balanced_sample(corpora: dict[str, list[str]], alpha: float, seed: int) -> list[str]:
+def pack(
+    sentences: Sequence[Sequence[int]], max_length: int, bos: int | None, eos: int
+) -> list[list[int]]:
+    """Consecutive sentences of one language packed into sequences `<s> a </s> b </s> ...` of at
+    most `max_length` tokens, as XLM-R trains on text streams: one sentence per sequence would
+    spend most of each batch on padding. A sentence too long for a sequence is cut; tokenizers
+    without a start token (mT5's) get none."""
+    start = [] if bos is None else [bos]
+    packed: list[list[int]] = []
+    current = list(start)
+    for ids in sentences:
+        ids = list(ids[: max_length - len(start) - 1])
+        if len(current) + len(ids) + 1 > max_length:
+            packed.append(current)
+            current = list(start)
+        current += [*ids, eos]
+    if len(current) > len(start):
+        packed.append(current)
+    return packed
+
+
+def balanced_sample(corpora: dict[str, list], alpha: float, seed: int) -> list:
     """Resample languages with probability ∝ n^alpha (XLM-R's smoothing, alpha 0.3).
 
     Low-resource languages are upsampled so they are not drowned by English; the sample keeps
