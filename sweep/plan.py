@@ -104,7 +104,7 @@ def expand(spec: SweepSpec) -> Plan:
         )
         for task in inter_phase.tasks
         if task != NONE
-        for point in _points(inter_phase)
+        for point in inter_phase.points_for(task)
         for seed in spec.seeds
     )
     tgt = spec.phases.target
@@ -121,14 +121,10 @@ def expand(spec: SweepSpec) -> Plan:
         )
         for inter in inter_phase.tasks
         for task in tgt.tasks
-        for point in _points(tgt)
+        for point in tgt.points_for(task)
         for seed in spec.seeds
     )
     return Plan(spec, pretrain, intermediate, target)
-
-
-def _points(phase: PhaseSpec) -> list[dict]:
-    return phase.grid() or [{}]
 
 
 def _fmt(value) -> str:
@@ -192,15 +188,22 @@ def _phase_detail(plan: Plan, phase: str) -> str:
             else " (skipped: starts from the model's weights)"
         )
     phase_spec = spec.phases.intermediate if phase == "intermediate" else spec.phases.target
-    grid = len(_points(phase_spec))
     tasks = [t for t in phase_spec.tasks if t != NONE]
+    grid = _grid_text(phase_spec, tasks)
     if phase == "intermediate":
         return (
-            f" = {len(tasks)} task(s) x {grid} grid point(s) x {len(spec.seeds)} seed(s); plus 'none'"
+            f" = {len(tasks)} task(s) x {grid} x {len(spec.seeds)} seed(s); plus 'none'"
             * bool(tasks)
             + (" (only 'none')" if not tasks else "")
         )
     return (
         f" = {len(plan.intermediate_configs())} starting point(s) ({', '.join(plan.intermediate_configs())}) x "
-        f"{len(tasks)} target(s) x {grid} grid point(s) x {len(spec.seeds)} seed(s)"
+        f"{len(tasks)} target(s) x {grid} x {len(spec.seeds)} seed(s)"
     )
+
+
+def _grid_text(phase: PhaseSpec, tasks: list[str]) -> str:
+    counts = {task: len(phase.points_for(task)) for task in tasks}
+    if len(set(counts.values())) <= 1:
+        return f"{next(iter(counts.values()), 1)} grid point(s)"
+    return "(" + ", ".join(f"{t}: {n}" for t, n in counts.items()) + ") grid point(s)"

@@ -111,9 +111,20 @@ class PhaseSpec(Frozen):
             for combo in itertools.product(*(self.search[k] for k in keys))
         ]
 
+    def points_for(self, task: str) -> list[dict]:
+        """The grid points of one task. A key the task fixes in per_task is not searched for
+        it: the more specific setting wins, and the grid collapses over that key."""
+        fixed = self.per_task.get(task, {})
+        points: list[dict] = []
+        for point in self.grid() or [{}]:
+            kept = {k: v for k, v in point.items() if k not in fixed}
+            if kept not in points:
+                points.append(kept)
+        return points
+
     def optim_for(self, task: str, point: dict) -> OptimConfig:
         return OptimConfig.model_validate(
-            {**self.optim.model_dump(), **self.per_task.get(task, {}), **point}
+            {**self.optim.model_dump(), **point, **self.per_task.get(task, {})}
         )
 
 

@@ -18,9 +18,10 @@ def spec_with(**phases) -> SweepSpec:
     )
 
 
-def test_the_demo_plan_has_one_pretraining_two_intermediate_and_eight_target_trials():
+def test_the_demo_plan_has_one_pretraining_two_intermediate_and_six_target_trials():
     plan = expand(load_spec("demo"))
-    assert (len(plan.pretrain), len(plan.intermediate), len(plan.target)) == (1, 2, 8)
+    # synth_xnli searches two rates from each of 2 starts; synth_udpos fixes its rate.
+    assert (len(plan.pretrain), len(plan.intermediate), len(plan.target)) == (1, 2, 6)
     assert plan.intermediate_configs() == ("none", "synth_mnli")
 
 
@@ -63,9 +64,27 @@ def test_per_task_overrides_reach_only_their_task():
     assert epochs == {"xnli": 2.0, "udpos": 10.0}
 
 
+def test_a_key_fixed_per_task_is_not_searched_for_that_task():
+    plan = expand(
+        spec_with(
+            target={
+                "tasks": ["xnli", "udpos"],
+                "search": {"learning_rate": [1e-5, 3e-5], "epochs": [2, 3]},
+                "per_task": {"udpos": {"learning_rate": 5e-5}},
+            }
+        )
+    )
+    udpos = [t for t in plan.target if t.task == "udpos" and t.seed == 0]
+    assert len(udpos) == 2  # the two epochs, one rate (the only start is 'none')
+    assert {t.optim.learning_rate for t in udpos} == {5e-5}
+    assert all("learning_rate" not in t.point for t in udpos)
+    assert len([t for t in plan.target if t.task == "xnli" and t.seed == 0]) == 4
+
+
 def test_describe_reports_resources_and_an_estimate_of_trial_hours():
     lines = describe(expand(load_spec("demo")))
     text = "\n".join(lines)
     assert "DeepSpeed ZeRO-2, fp32" in text
-    assert "phase zero_shot: up to 8 evaluation(s)" in text
+    assert "phase zero_shot: up to 6 evaluation(s)" in text
+    assert "(synth_xnli: 2, synth_udpos: 1) grid point(s)" in text
     assert "trial-hours" in text

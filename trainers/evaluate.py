@@ -55,7 +55,8 @@ def zero_shot(
         for start in range(0, len(features), batch_size):
             batch = fmt.collate(features[start : start + batch_size], tokenizer.pad_token_id)
             predictions.extend(fmt.predict(model(batch), batch))
-        for metric, value in fmt.score(task, examples, features, predictions).items():
+        scores = fmt.score(task, examples, features, predictions, language=lang)
+        for metric, value in scores.items():
             rows.append(
                 {
                     "language": lang,

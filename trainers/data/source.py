@@ -2,61 +2,78 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from trainers.config import DataConfig
-from trainers.data.examples import ClassificationExample, DataError, TaggingExample
-from trainers.data.readers import READERS
+from trainers.data.examples import DataError
+from trainers.data.hub import load_hub
+from trainers.data.readers import READERS, SET_READERS
 from trainers.tasks.registry import Task
 
 SPLITS = ("train", "dev", "test")
 
 
-def local_path(task: Task, split: str, lang: str, root: str | Path) -> Path:
-    return Path(root) / task.local.path(split, lang)
+def local_paths(task: Task, split: str, lang: str, root: str | Path) -> tuple[Path, ...]:
+    names = task.local.paths(split, lang)
+    if not names:
+        why = " (it has no training data: evaluate it directly)" if not task.needs_training else ""
+        raise DataError(f"task {task.name} declares no local {split} files{why}")
+    return tuple(Path(root) / name for name in names)
 
 
 def load_examples(task: Task, split: str, lang: str, data: DataConfig) -> list:
+    """The examples of one split in one language.
+
+    Retrieval tasks return a one-element list: the split's `RetrievalSet` (queries are scored
+    against the whole pool, so the set, not a query, is the unit a reader can produce).
+    """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
-    if data.source == "local":
-        return READERS[task.reader](local_path(task, split, lang, data.root), task.labels)
-    return _load_hub(task, split, lang, data)
+    task = resolve_labels(task, data)
+    if data.source == "hub":
+        return load_hub(task, split, lang, data)
+    paths = local_paths(task, split, lang, data.root)
+    if task.reader in SET_READERS:
+        return [SET_READERS[task.reader](paths, task.labels)]
+    read = READERS[task.reader]
+    return [example for path in paths for example in read(path, task.labels)]
 
 
-def _load_hub(task: Task, split: str, lang: str, data: DataConfig) -> list:
-    if task.hub is None:
-        raise DataError(f"task {task.name} has no Hugging Face source; use data.source: local")
-    import datasets  # imported here: a local run should not pay for it
+def resolve_labels(task: Task, data: DataConfig) -> Task:
+    """The task with `labels` read from its `label_file` (one label per line under the data
+    root); tasks with declared labels come back unchanged.
 
-    hub = task.hub
-    rows = datasets.load_dataset(
-        hub.dataset, hub.config_for(lang), split=hub.splits[split], cache_dir=data.cache_dir
-    )
-    col = hub.columns
-    where = f"{hub.dataset}[{hub.config_for(lang)}:{hub.splits[split]}]"
-
-    def name_of(label) -> str:
-        return hub.label_names[label] if isinstance(label, int) and hub.label_names else str(label)
-
-    if task.format == "tagging":
-        return [
-            TaggingExample(tuple(r[col["tokens"]]), tuple(name_of(t) for t in r[col["tags"]]))
-            for r in rows
-        ]
-    examples = []
-    for i, r in enumerate(rows):
-        label = r[col["label"]]
-        if isinstance(label, int) and label < 0:
-            raise DataError(f"{where}: row {i} has no label ({label})")
-        examples.append(
-            ClassificationExample(
-                r[col["text_a"]], r[col["text_b"]] if "text_b" in col else None, name_of(label)
-            )
+    CCG's supertag set depends on the user's CCGbank conversion, so it cannot be declared.
+    `Task` stays frozen: this returns a copy, and everything that sizes a head or indexes
+    labels must use that copy (the loop's data setup and the zero-shot evaluator, right after
+    `get_task`). `load_examples` calls it itself so readers check tags against the real set.
+    """
+    if task.label_file is None or task.labels:
+        return task
+    if data.source != "local":
+        raise DataError(
+            f"task {task.name}: its labels come from {task.label_file} under a local data root; "
+            "use data.source: local"
         )
-    if not examples:
-        raise DataError(f"{where}: no examples")
-    return examples
+    path = Path(data.root) / task.label_file
+    if not path.is_file():
+        raise DataError(
+            f"{path}: label file not found (task {task.name} reads its label set from it, "
+            "one label per line)"
+        )
+    labels: list[str] = []
+    with open(path, encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            label = line.strip()
+            if not label:
+                continue
+            if label in labels:
+                raise DataError(f"{path}:{line_no}: label {label!r} listed twice")
+            labels.append(label)
+    if not labels:
+        raise DataError(f"{path}: no labels")
+    return dataclasses.replace(task, labels=tuple(labels))
 
 
 def read_corpus(root: str | Path, template: str, lang: str) -> list[str]:

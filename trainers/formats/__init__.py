@@ -5,11 +5,20 @@ A task names its format; the loop and the evaluator only talk to the `Format` in
 
 from trainers.formats.base import Batch, Feature, Format
 from trainers.formats.classification import ClassificationFormat
+from trainers.formats.multiple_choice import MultipleChoiceFormat
+from trainers.formats.span_qa import SpanQAFormat
 from trainers.formats.tagging import TaggingFormat
 
+# Sentence retrieval (BUCC, Tatoeba, LAReQA, Mewsli-X) trains no head, so it is no `Format`:
+# its embedding and metric functions live in `trainers.formats.retrieval`.
 FORMATS: dict[str, Format] = {
     "classification": ClassificationFormat(),
     "tagging": TaggingFormat(),
+    "multiple_choice": MultipleChoiceFormat(),
+    # Span QA variants share features and head and differ in scoring (see span_qa.py).
+    "span_qa": SpanQAFormat("span_qa"),
+    "span_qa_v2": SpanQAFormat("span_qa_v2", allow_null=True),
+    "span_qa_mlqa": SpanQAFormat("span_qa_mlqa", normalization="mlqa"),
 }
 
 

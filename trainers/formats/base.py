@@ -38,8 +38,10 @@ class Format(Protocol):
         examples: Sequence,
         features: Sequence[Feature],
         predictions: Sequence[Any],
+        language: str = "en",
     ) -> dict[str, float]:
-        """Metrics over all examples, from one prediction per feature."""
+        """Metrics over all examples, from one prediction per feature. `language` is the
+        language of `examples`: some metrics normalise text per language (MLQA)."""
 
 
 def pad_ids(seqs: Sequence[Sequence[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -67,6 +67,8 @@ class ClassificationFormat:
     def predict(self, logits: torch.Tensor, batch: Batch) -> list[int]:
         return logits.argmax(-1).tolist()
 
-    def score(self, task, examples, features, predictions) -> dict[str, float]:
+    def score(
+        self, task, examples, features, predictions, language: str = "en"
+    ) -> dict[str, float]:
         correct = sum(int(p == f["label"]) for f, p in zip(features, predictions, strict=True))
         return {"accuracy": correct / len(features)}

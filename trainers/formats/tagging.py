@@ -98,7 +98,9 @@ class TaggingFormat:
         labelled = batch["labels"] != IGNORE
         return [best[row][labelled[row]].tolist() for row in range(best.shape[0])]
 
-    def score(self, task, examples, features, predictions) -> dict[str, float]:
+    def score(
+        self, task, examples, features, predictions, language: str = "en"
+    ) -> dict[str, float]:
         predicted: list[list[str | None]] = [[None] * len(e.tokens) for e in examples]
         for feature, tags in zip(features, predictions, strict=True):
             for word, tag in zip(feature["words"], tags, strict=True):

@@ -1,10 +1,43 @@
 """All tasks, registered explicitly (a new task module is added to `_MODULES` by hand)."""
 
-from trainers.tasks import nli, synthetic, udpos
-from trainers.tasks.registry import HubSource, LocalFiles, Task, TaskRegistry
+from trainers.tasks import (
+    anli_plus,
+    ccg,
+    commonsense,
+    glue,
+    nli,
+    panx,
+    pawsx,
+    qa,
+    retrieval,
+    retrieval_xtreme_r,
+    squad,
+    synthetic,
+    udpos,
+    xcopa,
+)
+from trainers.tasks.registry import HubSource, LocalFiles, Representation, Task, TaskRegistry
 
 REGISTRY = TaskRegistry()
-_MODULES = (synthetic, nli, udpos)
+_MODULES = (
+    synthetic,
+    # intermediate tasks
+    nli,
+    anli_plus,
+    glue,
+    squad,
+    commonsense,
+    ccg,
+    # XTREME targets (xnli is in nli)
+    pawsx,
+    udpos,
+    panx,
+    qa,
+    retrieval,
+    # XTREME-R additions
+    xcopa,
+    retrieval_xtreme_r,
+)
 for _module in _MODULES:
     for _task in _module.TASKS:
         REGISTRY.add(_task)
@@ -14,4 +47,12 @@ def get_task(name: str) -> Task:
     return REGISTRY.get(name)
 
 
-__all__ = ["REGISTRY", "HubSource", "LocalFiles", "Task", "TaskRegistry", "get_task"]
+__all__ = [
+    "REGISTRY",
+    "HubSource",
+    "LocalFiles",
+    "Representation",
+    "Task",
+    "TaskRegistry",
+    "get_task",
+]

@@ -63,6 +63,7 @@ XNLI = Task(
         label_names=NLI_LABELS,
     ),
     description="XNLI, cross-lingual NLI (15 languages)",
+    benchmarks=("xtreme", "xtreme-r"),
 )
 
 TASKS = (MNLI, XNLI)

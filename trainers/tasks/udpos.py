@@ -58,6 +58,9 @@ UDPOS = Task(
         label_names=UPOS,
     ),
     description="UD part-of-speech tagging (33 languages), seqeval F1 as XTREME reports it",
+    benchmarks=("xtreme", "xtreme-r"),
+    # XTREME-R's additions (from UD 2.7; google/xtreme has no hub configs for them).
+    xtreme_r_extra_languages=("lt", "pl", "uk", "wo", "ro"),
 )
 
 TASKS = (UDPOS,)
