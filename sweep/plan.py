@@ -191,11 +191,9 @@ def _phase_detail(plan: Plan, phase: str) -> str:
     tasks = [t for t in phase_spec.tasks if t != NONE]
     grid = _grid_text(phase_spec, tasks)
     if phase == "intermediate":
-        return (
-            f" = {len(tasks)} task(s) x {grid} x {len(spec.seeds)} seed(s); plus 'none'"
-            * bool(tasks)
-            + (" (only 'none')" if not tasks else "")
-        )
+        return f" = {len(tasks)} task(s) x {grid} x {len(spec.seeds)} seed(s); plus 'none'" * bool(
+            tasks
+        ) + (" (only 'none')" if not tasks else "")
     return (
         f" = {len(plan.intermediate_configs())} starting point(s) ({', '.join(plan.intermediate_configs())}) x "
         f"{len(tasks)} target(s) x {grid} x {len(spec.seeds)} seed(s)"
