@@ -60,8 +60,8 @@ def trial_counts(frame: pd.DataFrame) -> dict[str, int]:
 
 
 def pct(value: float) -> str:
-    """A score as a percentage with one decimal."""
-    return f"{100 * value:.1f}"
+    """A score as a percentage with one decimal ("—" when there is none)."""
+    return "—" if value != value else f"{100 * value:.1f}"
 
 
 def points(delta: float) -> str:
@@ -168,8 +168,10 @@ def known_task(name: str) -> Task | None:
 
 
 def chance_of(task: Task | None) -> float | None:
-    """The registry's chance floor (1/len(labels), tagging included); None when unknown."""
-    return task.chance() if task is not None and task.labels else None
+    """The registry's chance floor (1/labels, tagging included; 1/choices for multiple
+    choice); None when there is none (span QA, retrieval) or the task is unknown."""
+    floor = task.chance() if task is not None else 0.0
+    return floor if floor > 0 else None
 
 
 def _primary_metric(task: Task | None, zero_shot: pd.DataFrame) -> str:
@@ -188,6 +190,16 @@ def _dev_scores(dev: pd.DataFrame) -> pd.DataFrame:
     return per_trial.groupby(["intermediate", "config_id"], as_index=False).agg(
         dev_score=("value", "mean"), seeds=("trial_id", "nunique")
     )
+
+
+def _untrained(zero_shot: pd.DataFrame) -> dict[str, pd.Series]:
+    first = zero_shot.drop_duplicates("intermediate")
+    return {
+        str(row.intermediate): pd.Series(
+            {"config_id": row.config_id, "dev_score": float("nan"), "seeds": 1, "candidates": 1}
+        )
+        for row in first.itertuples()
+    }
 
 
 def _pick_best(scores: pd.DataFrame) -> dict[str, pd.Series]:
@@ -272,6 +284,10 @@ def target_result(frame: pd.DataFrame, target: str) -> TargetResult:
         & frame.trial_id.isin(finished)
     ]
     best = _pick_best(_dev_scores(dev)) if not dev.empty else {}
+    if task is not None and not task.needs_training:
+        # Retrieval targets are not fine-tuned: each start has one configuration, nothing to
+        # select (and no dev score to select it by).
+        best = _untrained(zero_shot)
 
     selections: dict[str, Selection] = {}
     cells: dict[tuple[str, str, str], Cell] = {}

@@ -114,7 +114,7 @@ def cmd_status(args) -> int:
 
     _require_sweep_dir(args.dir)
     status = read_status(args.dir)
-    for phase in ("pretrain", "intermediate", "target", "zero_shot"):
+    for phase in ("pretrain", "intermediate", "retrieval", "target", "zero_shot"):
         info = status["phases"].get(phase)
         if info is None:
             continue

@@ -63,6 +63,9 @@ class Plan:
     pretrain: tuple[TrialPlan, ...]
     intermediate: tuple[TrialPlan, ...]
     target: tuple[TrialPlan, ...]
+    # Retrieval targets (no training data): (starting point, task), evaluated on each
+    # intermediate configuration's best encoder straight after the intermediate phase.
+    retrieval: tuple[tuple[str, str], ...] = ()
 
     def intermediate_configs(self) -> tuple[str, ...]:
         """What the target phase starts from: `none` and each intermediate task's best checkpoint."""
@@ -76,7 +79,7 @@ class Plan:
         from trainers.tasks import get_task
 
         wanted = self.spec.phases.evaluate.languages
-        languages = get_task(task).languages
+        languages = get_task(task).test_languages(self.spec.phases.evaluate.benchmark)
         return tuple(lang for lang in languages if wanted is None or lang in wanted)
 
     def trials(self, phase: str) -> tuple[TrialPlan, ...]:
@@ -108,6 +111,7 @@ def expand(spec: SweepSpec) -> Plan:
         for seed in spec.seeds
     )
     tgt = spec.phases.target
+    trained, retrieval = _split_targets(tgt.tasks)
     target = tuple(
         TrialPlan(
             "target",
@@ -120,11 +124,20 @@ def expand(spec: SweepSpec) -> Plan:
             group=f"{inter}->{task}",
         )
         for inter in inter_phase.tasks
-        for task in tgt.tasks
+        for task in trained
         for point in tgt.points_for(task)
         for seed in spec.seeds
     )
-    return Plan(spec, pretrain, intermediate, target)
+    evaluations = tuple((inter, task) for inter in inter_phase.tasks for task in retrieval)
+    return Plan(spec, pretrain, intermediate, target, evaluations)
+
+
+def _split_targets(tasks: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Targets that are fine-tuned, and those evaluated without training (retrieval)."""
+    from trainers.tasks import get_task
+
+    trained = [t for t in tasks if get_task(t).needs_training]
+    return trained, [t for t in tasks if t not in trained]
 
 
 def _fmt(value) -> str:
@@ -154,9 +167,16 @@ def describe(plan: Plan) -> list[str]:
         lines.append(f"phase {phase}: {len(trials)} trial(s), ~{hours:.2f} trial-hours{detail}")
         if trials and phase_res != res:
             lines.append(f"  {phase} resources: {_resources(phase_res)}")
+    if plan.retrieval:
+        lines.append(
+            f"phase retrieval: {len(plan.retrieval)} evaluation(s) = "
+            f"{len(plan.intermediate_configs())} starting point(s) x "
+            f"{len({t for _, t in plan.retrieval})} retrieval target(s), no training, "
+            "straight after phase intermediate"
+        )
     n_eval = plan.evaluations()
     eval_hours = sum(trial_hours(spec, t, evaluation=True) for t in plan.target)
-    langs = sum(len(plan.eval_languages(t)) for t in spec.phases.target.tasks)
+    langs = sum(len(plan.eval_languages(t)) for t in {t.task for t in plan.target})
     lines.append(
         f"phase zero_shot: up to {n_eval} evaluation(s) over {langs} task-language pair(s), ~{eval_hours:.2f} trial-hours"
     )
@@ -189,6 +209,8 @@ def _phase_detail(plan: Plan, phase: str) -> str:
         )
     phase_spec = spec.phases.intermediate if phase == "intermediate" else spec.phases.target
     tasks = [t for t in phase_spec.tasks if t != NONE]
+    if phase == "target":
+        tasks = sorted({t.task for t in plan.target}, key=tasks.index)
     grid = _grid_text(phase_spec, tasks)
     if phase == "intermediate":
         return f" = {len(tasks)} task(s) x {grid} x {len(spec.seeds)} seed(s); plus 'none'" * bool(

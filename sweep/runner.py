@@ -76,6 +76,7 @@ def run_sweep(spec: SweepSpec, out: Path, echo=print) -> Path:
     try:
         start = _run_pretrain(ctx)
         starts = {NONE: start, **_run_intermediate(ctx, start)}
+        _run_retrieval(ctx, starts)
         _run_target(ctx, starts)
         _run_zero_shot(ctx)
     finally:
@@ -112,6 +113,95 @@ def _run_intermediate(ctx: Context, start: str) -> dict[str, str]:
             ctx, candidates[trial_id][2], ctx.out / "handoff" / "intermediate" / task
         )
     return starts
+
+
+def _run_retrieval(ctx: Context, starts: dict[str, str]) -> None:
+    """Retrieval targets have no training data: each intermediate configuration's encoder (and
+    `none`'s) is evaluated as it leaves phase intermediate, as the paper does."""
+    import ray
+
+    if not ctx.plan.retrieval:
+        return
+    spec = ctx.spec
+    evaluate = spec.phases.evaluate
+    set_phase(ctx.out, "retrieval", "running", trials=len(ctx.plan.retrieval))
+    ctx.echo(f"== phase retrieval: {len(ctx.plan.retrieval)} evaluation(s), no training")
+    remote = ray.remote(_retrieve).options(num_cpus=spec.resources.eval_cpus)
+    pending = {
+        remote.remote(
+            starts[inter],
+            task,
+            ctx.plan.eval_languages(task),
+            ctx.data.model_dump(),
+            evaluate.split,
+            evaluate.retrieval_layer,
+            evaluate.retrieval_pooling,
+            evaluate.batch_size,
+        ): (inter, task)
+        for inter, task in ctx.plan.retrieval
+    }
+    started = time.monotonic()
+    while pending:
+        [ref], _ = ray.wait(list(pending), num_returns=1)
+        inter, task = pending.pop(ref)
+        rows = ray.get(ref)
+        trial_id = f"ret-{inter}-{task}"
+        store.write_rows(
+            ctx.out,
+            [
+                _retrieval_row(ctx, inter, task, r, starts[inter], time.monotonic() - started)
+                for r in rows
+            ],
+            label=f"zero_shot-{trial_id}",
+        )
+        scores = ", ".join(
+            f"{r['language']} {r['value']:.3f}" for r in rows if r["metric"] == primary_metric(task)
+        )
+        ctx.echo(f"[retrieval] {trial_id}: {scores}")
+    set_phase(ctx.out, "retrieval", "done", trials=len(ctx.plan.retrieval))
+
+
+def _retrieve(model_dir, task, languages, data, split, layer, pooling, batch_size) -> list[dict]:
+    from trainers.evaluate import retrieval
+
+    return retrieval(
+        Path(model_dir),
+        task,
+        tuple(languages),
+        DataConfig(**data),
+        split=split,
+        layer=layer,
+        pooling=pooling,
+        batch_size=batch_size,
+    )
+
+
+def _retrieval_row(ctx: Context, inter: str, task: str, row: dict, source: str, seconds) -> dict:
+    import json
+
+    evaluate = ctx.spec.phases.evaluate
+    settings = {"layer": evaluate.retrieval_layer, "pooling": evaluate.retrieval_pooling}
+    return {
+        "sweep": ctx.spec.name,
+        "phase": "zero_shot",
+        "trial_id": f"ret-{inter}-{task}",
+        "config_id": f"retrieval,{inter},{task}",
+        "intermediate": inter,
+        "target": task,
+        "task": task,
+        "language": row["language"],
+        "split": evaluate.split,
+        "metric": row["metric"],
+        "value": row["value"],
+        "n_examples": row["n_examples"],
+        "round": 0,
+        "step": -1,
+        "learning_rate": float("nan"),
+        "hparams": json.dumps(settings, sort_keys=True),
+        "seed": ctx.spec.seeds[0],
+        "checkpoint_path": source,
+        "wall_seconds": seconds,
+    }
 
 
 def _run_target(ctx: Context, starts: dict[str, str]) -> None:

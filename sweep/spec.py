@@ -156,6 +156,17 @@ class EvaluateSpec(Frozen):
         None, description="languages (default: all of the task's)"
     )
     batch_size: int = Field(64, gt=0, description="examples per forward pass")
+    benchmark: Literal["xtreme", "xtreme-r"] = Field(
+        "xtreme", description="whose language lists: XTREME's, or XTREME-R's (with its extras)"
+    )
+    retrieval_layer: int | None = Field(
+        None,
+        description="hidden layer retrieval targets embed with (default: the task's, e.g. 14 "
+        "of 24, at the same relative depth; negative counts from the top)",
+    )
+    retrieval_pooling: Literal["mean", "first"] | None = Field(
+        None, description="pooling of retrieval embeddings (default: the task's, mean)"
+    )
 
 
 class PhasesSpec(Frozen):
@@ -230,6 +241,17 @@ class SweepSpec(Frozen):
 
     def uses_gpu(self) -> bool:
         return any(self.resources_for(p).use_gpu() for p in ("pretrain", "intermediate", "target"))
+
+    @model_validator(mode="after")
+    def _benchmark(self) -> SweepSpec:
+        benchmark = self.phases.evaluate.benchmark
+        for task in self.phases.target.tasks:
+            if not REGISTRY.get(task).in_benchmark(benchmark):
+                raise ValueError(
+                    f"phases.target.tasks: {task!r} is not part of {benchmark} "
+                    "(phases.evaluate.benchmark)"
+                )
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> SweepSpec:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sweep.plan import describe, expand
 from sweep.spec import SweepSpec, load_spec
 
@@ -88,3 +90,32 @@ def test_describe_reports_resources_and_an_estimate_of_trial_hours():
     assert "phase zero_shot: up to 6 evaluation(s)" in text
     assert "(synth_xnli: 2, synth_udpos: 1) grid point(s)" in text
     assert "trial-hours" in text
+
+
+def test_retrieval_targets_are_evaluated_from_each_start_and_never_trained():
+    plan = expand(
+        spec_with(
+            intermediate={"tasks": ["none", "mnli"]},
+            target={"tasks": ["xnli", "tatoeba", "bucc"]},
+        )
+    )
+    assert {t.task for t in plan.target} == {"xnli"}
+    assert plan.retrieval == (
+        ("none", "tatoeba"),
+        ("none", "bucc"),
+        ("mnli", "tatoeba"),
+        ("mnli", "bucc"),
+    )
+    text = "\n".join(describe(plan))
+    assert "phase retrieval: 4 evaluation(s) = 2 starting point(s) x 2 retrieval target(s)" in text
+
+
+def test_xtreme_r_adds_its_languages_and_refuses_tasks_it_dropped(tmp_path):
+    spec = spec_with(target={"tasks": ["udpos"]}).model_dump(mode="json")
+    spec["phases"]["evaluate"] = {"benchmark": "xtreme-r"}
+    plan = expand(SweepSpec.model_validate(spec))
+    assert {"lt", "pl", "uk", "wo", "ro"} <= set(plan.eval_languages("udpos"))
+    assert len(plan.eval_languages("udpos")) == 33 + 5
+    spec["phases"]["target"]["tasks"] = ["pawsx"]
+    with pytest.raises(ValueError, match="'pawsx' is not part of xtreme-r"):
+        SweepSpec.model_validate(spec)

@@ -301,3 +301,41 @@ def test_the_analysis_package_does_not_import_sweep():
         check=True,
         env={**os.environ, "PYTHONPATH": str(root)},
     )
+
+
+def test_chance_floors_come_from_labels_or_choices_and_none_for_open_answers():
+    from analysis.selection import chance_of
+    from trainers.tasks import get_task
+
+    assert chance_of(get_task("xnli")) == pytest.approx(1 / 3)
+    assert chance_of(get_task("hellaswag")) == pytest.approx(1 / 4)
+    assert chance_of(get_task("xcopa")) == pytest.approx(1 / 2)
+    assert chance_of(get_task("xquad")) is None
+    assert chance_of(get_task("tatoeba")) is None
+
+
+def test_a_retrieval_target_reports_each_start_without_a_dev_selection(tmp_path):
+    rows = []
+    for inter, scores in (("none", {"de": 0.40, "fr": 0.50}), (MNLI, {"de": 0.55, "fr": 0.65})):
+        for lang, value in scores.items():
+            rows.append(
+                row(
+                    phase="zero_shot",
+                    split="test",
+                    trial_id=f"ret-{inter}-tatoeba",
+                    config_id=f"retrieval,{inter},tatoeba",
+                    intermediate=inter,
+                    target="tatoeba",
+                    task="tatoeba",
+                    language=lang,
+                    value=value,
+                    hparams='{"layer": null, "pooling": null}',
+                )
+            )
+    write_rows(tmp_path, rows, label="ret")
+    result = target_result(load_results(tmp_path), "tatoeba")
+    assert result.intermediates == ("none", MNLI)
+    assert result.unselectable == ()
+    report = write_report(tmp_path).read_text()
+    assert "tatoeba" in report and "—" in report
+    assert "+15.0" in table_row(report, "de")

@@ -17,7 +17,7 @@ from transformers import AutoTokenizer
 
 from trainers.config import TrainConfig
 from trainers.data.mlm import MaskingCollator, balanced_sample, pack
-from trainers.data.source import load_examples, read_corpus
+from trainers.data.source import load_examples, read_corpus, resolve_labels
 from trainers.formats import get_format
 from trainers.tasks import get_task
 
@@ -130,7 +130,7 @@ def build_data(cfg: TrainConfig, rank: int, world: int) -> TrainData:
         dev = EvalData(dev_seqs, encode(dev_seqs), collator, rank, world, True)
         return TrainData(tokenizer, train, dev, _total_steps(train, cfg), "mlm_accuracy")
 
-    task = get_task(cfg.task)
+    task = resolve_labels(get_task(cfg.task), cfg.data)
     fmt = get_format(task.format)
     train_examples = load_examples(task, "train", task.train_language, cfg.data)
     if optim.max_train_examples:

@@ -166,6 +166,9 @@ class Task:
             return ()
         return (self.hub,) if isinstance(self.hub, HubSource) else self.hub
 
+    def in_benchmark(self, benchmark: str) -> bool:
+        return not self.benchmarks or benchmark in self.benchmarks
+
     def test_languages(self, benchmark: str = "xtreme") -> tuple[str, ...]:
         """The languages `benchmark` evaluates this task in (XTREME-R: plus its extras)."""
         if benchmark not in BENCHMARKS:
