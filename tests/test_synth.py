@@ -207,3 +207,12 @@ def test_ensure_benchmark_replaces_a_stale_or_missing_benchmark(
 
 def corpus_lines(bench: Path, lang: str) -> list[str]:
     return (bench / "corpus" / f"{lang}.txt").read_text(encoding="utf-8").splitlines()
+
+
+def test_the_tatoeba_bitexts_are_line_aligned_and_unambiguous(bench: Path) -> None:
+    for lang in ("qaa", "qab", "qac"):
+        own = (bench / "synth_tatoeba" / f"tatoeba.{lang}-eng.{lang}").read_text().splitlines()
+        english = (bench / "synth_tatoeba" / f"tatoeba.{lang}-eng.eng").read_text().splitlines()
+        assert len(own) == len(english) == 300
+        assert len(set(own)) == len(set(english)) == 300  # one gold per query
+        assert not set(own) & set(english)

@@ -75,3 +75,24 @@ def _line(rng: random.Random, language: Language, clauses: list[Clause], contras
 
 def tagged_sentences(rng: random.Random, language: Language, n: int) -> list[Tagged]:
     return [language.sentence(*sample_sentence(rng, POS_RATES)) for _ in range(n)]
+
+
+def parallel_sentences(
+    rng: random.Random, languages: list[Language], n: int
+) -> dict[str, list[str]]:
+    """`n` distinct sentences rendered in every language, line-aligned (a Tatoeba-like
+    bitext: the same meaning in each, no code-switching)."""
+    seen: set[str] = set()
+    rendered: dict[str, list[str]] = {lang.code: [] for lang in languages}
+    while len(rendered[languages[0].code]) < n:
+        clauses, contrast = sample_sentence(rng, POS_RATES)
+        texts = {
+            lang.code: " ".join(w for w, _ in lang.sentence(clauses, contrast))
+            for lang in languages
+        }
+        if any(t in seen for t in texts.values()):
+            continue  # duplicates would make the gold ambiguous
+        seen.update(texts.values())
+        for code, text in texts.items():
+            rendered[code].append(text)
+    return rendered

@@ -19,14 +19,14 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
-from trainers.synth.corpus import corpus_lines, tagged_sentences
+from trainers.synth.corpus import corpus_lines, parallel_sentences, tagged_sentences
 from trainers.synth.grammar import Tagged
 from trainers.synth.languages import ENGLISH, LANGUAGES
 from trainers.synth.nli import mnli_records, xnli_pairs
 from trainers.synth.tokenizer import train_tokenizer
 
 # Bump whenever the output for a given seed changes, so stale copies are regenerated.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 CORPUS_LINES_EN = 20_000  # other languages get their `corpus_fraction` of this
 VOCAB_SIZE = 2_000
@@ -34,6 +34,7 @@ MNLI_SIZES = {"train": 3_000, "dev": 500}
 # English train is small on purpose: it leaves room for intermediate training to matter.
 XNLI_SIZES = {"train": 600, "dev": 200, "test": 400}
 UDPOS_SIZES = {"train": 1_000, "dev": 200, "test": 400}
+TATOEBA_SIZE = 300
 
 
 def _rng(seed: int, stream: str) -> random.Random:
@@ -56,6 +57,7 @@ def generate(out_dir: Path | str, *, seed: int = 0) -> Path:
     _write_mnli(out / "synth_mnli", seed)
     _write_xnli(out / "synth_xnli", seed)
     _write_udpos(out / "synth_udpos", seed)
+    _write_tatoeba(out / "synth_tatoeba", seed)
     vocab = train_tokenizer(
         (line for lines in corpora.values() for line in lines), out / "tokenizer", VOCAB_SIZE
     )
@@ -97,6 +99,16 @@ def _write_udpos(task_dir: Path, seed: int) -> None:
                 _rng(seed, f"udpos:{split}:{code}"), lang, UDPOS_SIZES[split]
             )
             _write_lines(task_dir / f"{split}-{code}.tsv", _conll_lines(sentences))
+
+
+def _write_tatoeba(task_dir: Path, seed: int) -> None:
+    """LASER's Tatoeba layout: per language, its side and the English side, line-aligned."""
+    for code, lang in LANGUAGES.items():
+        if code == "en":
+            continue
+        sides = parallel_sentences(_rng(seed, f"tatoeba:{code}"), [lang, ENGLISH], TATOEBA_SIZE)
+        _write_lines(task_dir / f"tatoeba.{code}-eng.{code}", sides[code])
+        _write_lines(task_dir / f"tatoeba.{code}-eng.eng", sides["en"])
 
 
 def _conll_lines(sentences: list[Tagged]) -> list[str]:

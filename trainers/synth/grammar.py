@@ -61,8 +61,10 @@ def sample_subject(rng: random.Random, rates: Rates, avoid: set[str] = frozenset
     roll = rng.random()
     if roll < rates.pronoun:
         return NounPhrase(rng.choice(lx.PRONOUNS), "pronoun")
-    if roll < rates.pronoun + rates.animal_subject:
-        animal = rng.choice([a for a in lx.ANIMALS if a not in avoid])
+    animals = [a for a in lx.ANIMALS if a not in avoid]
+    # Long sentences can use up the few animals; a name subject then takes their place.
+    if roll < rates.pronoun + rates.animal_subject and animals:
+        animal = rng.choice(animals)
         return NounPhrase(animal, "noun", _maybe(rng, rates.adjective / 2, lx.ADJECTIVES))
     return NounPhrase(rng.choice([n for n in lx.NAMES if n not in avoid]), "name")
 

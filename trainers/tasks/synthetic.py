@@ -4,7 +4,7 @@ They read exactly like their real counterparts (MultiNLI jsonl, XTREME's XNLI TS
 token/tag files), so the offline demo exercises the same readers a cluster run uses.
 """
 
-from trainers.tasks.registry import LocalFiles, Task
+from trainers.tasks.registry import LocalFiles, Representation, Task
 
 SYNTH_LANGUAGES = ("en", "qaa", "qab", "qac")
 NLI_LABELS = ("entailment", "neutral", "contradiction")
@@ -76,4 +76,22 @@ SYNTH_UDPOS = Task(
     description="synthetic cross-lingual POS tagging (XTREME UD-POS layout)",
 )
 
-TASKS = (SYNTH_MNLI, SYNTH_XNLI, SYNTH_UDPOS)
+SYNTH_TATOEBA = Task(
+    name="synth_tatoeba",
+    format="retrieval",
+    reader="tatoeba",
+    labels=(),
+    metric="accuracy",
+    languages=tuple(lang for lang in SYNTH_LANGUAGES if lang != "en"),
+    roles=("target",),
+    local=LocalFiles(
+        train=None,
+        dev=None,
+        test=("synth_tatoeba/tatoeba.{lang}-eng.{lang}", "synth_tatoeba/tatoeba.{lang}-eng.eng"),
+    ),
+    description="synthetic sentence retrieval against English (LASER's Tatoeba layout)",
+    needs_training=False,
+    representation=Representation(layer=14, reference_layers=24, pooling="mean"),
+)
+
+TASKS = (SYNTH_MNLI, SYNTH_XNLI, SYNTH_UDPOS, SYNTH_TATOEBA)
