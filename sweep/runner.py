@@ -177,31 +177,21 @@ def _retrieve(model_dir, task, languages, data, split, layer, pooling, batch_siz
 
 
 def _retrieval_row(ctx: Context, inter: str, task: str, row: dict, source: str, seconds) -> dict:
-    import json
-
     evaluate = ctx.spec.phases.evaluate
-    settings = {"layer": evaluate.retrieval_layer, "pooling": evaluate.retrieval_pooling}
-    return {
-        "sweep": ctx.spec.name,
-        "phase": "zero_shot",
-        "trial_id": f"ret-{inter}-{task}",
-        "config_id": f"retrieval,{inter},{task}",
-        "intermediate": inter,
-        "target": task,
-        "task": task,
-        "language": row["language"],
-        "split": evaluate.split,
-        "metric": row["metric"],
-        "value": row["value"],
-        "n_examples": row["n_examples"],
-        "round": 0,
-        "step": -1,
-        "learning_rate": float("nan"),
-        "hparams": json.dumps(settings, sort_keys=True),
-        "seed": ctx.spec.seeds[0],
-        "checkpoint_path": source,
-        "wall_seconds": seconds,
-    }
+    return _zero_shot_row(
+        ctx,
+        row,
+        trial_id=f"ret-{inter}-{task}",
+        config_id=f"retrieval,{inter},{task}",
+        intermediate=inter,
+        task=task,
+        round=0,
+        learning_rate=float("nan"),
+        hparams={"layer": evaluate.retrieval_layer, "pooling": evaluate.retrieval_pooling},
+        seed=ctx.spec.seeds[0],
+        checkpoint_path=source,
+        wall_seconds=seconds,
+    )
 
 
 def _run_target(ctx: Context, starts: dict[str, str]) -> None:
@@ -385,26 +375,37 @@ def _evaluate_trial(
 def _eval_row(
     ctx: Context, trial: TrialPlan, row: dict, round_: int, checkpoint: str, seconds: float
 ) -> dict:
+    return _zero_shot_row(
+        ctx,
+        row,
+        trial_id=trial.trial_id(),
+        config_id=trial.config_id(),
+        intermediate=trial.intermediate,
+        task=trial.task,
+        round=round_,
+        learning_rate=trial.optim.learning_rate,
+        hparams=trial.hparams(),
+        seed=trial.seed,
+        checkpoint_path=checkpoint,
+        wall_seconds=seconds,
+    )
+
+
+def _zero_shot_row(ctx: Context, row: dict, *, task: str, hparams: dict, **fields) -> dict:
+    """A store row for one evaluated (language, metric) of a target task."""
     import json
 
     return {
         "sweep": ctx.spec.name,
         "phase": "zero_shot",
-        "trial_id": trial.trial_id(),
-        "config_id": trial.config_id(),
-        "intermediate": trial.intermediate,
-        "target": trial.target,
-        "task": trial.task,
+        "target": task,
+        "task": task,
         "language": row["language"],
         "split": ctx.spec.phases.evaluate.split,
         "metric": row["metric"],
         "value": row["value"],
         "n_examples": row["n_examples"],
-        "round": round_,
         "step": -1,
-        "learning_rate": trial.optim.learning_rate,
-        "hparams": json.dumps(trial.hparams(), sort_keys=True),
-        "seed": trial.seed,
-        "checkpoint_path": checkpoint,
-        "wall_seconds": seconds,
+        "hparams": json.dumps(hparams, sort_keys=True),
+        **fields,
     }

@@ -146,3 +146,31 @@ def test_every_zero_stage_trains_exports_and_evaluates(benchmark, pretrained, tm
         ("qac", "token_accuracy"),
     }
     assert all(r["n_examples"] > 0 for r in rows)
+
+
+INTERMEDIATE_FIXTURES = Path(__file__).parent / "fixtures" / "intermediate"
+
+
+@pytest.mark.parametrize(
+    ("task", "metrics"),
+    [
+        ("hellaswag", {"dev/accuracy"}),
+        ("squad_v2", {"dev/exact", "dev/f1"}),
+        ("ccg", {"dev/token_accuracy"}),
+    ],
+)
+def test_the_loop_trains_every_format_from_its_real_files(
+    benchmark, pretrained, tmp_path, task, metrics
+):
+    cfg = finetune(benchmark, pretrained, "intermediate", task, rounds=1, examples=32)
+    cfg = cfg.model_copy(
+        update={
+            "data": DataConfig(source="local", root=str(INTERMEDIATE_FIXTURES)),
+            "optim": cfg.optim.model_copy(update={"max_length": 64}),
+        }
+    )
+    reporter = run(TrainConfig.model_validate(cfg.model_dump()), tmp_path)
+    (history,) = reporter.history
+    assert metrics <= set(history)
+    assert all(0.0 <= history[m] <= 1.0 for m in metrics)
+    assert history["dev/n_examples"] > 0 and history["train_loss"] == history["train_loss"]
