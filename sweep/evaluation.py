@@ -1,0 +1,202 @@
+"""The evaluation phases: retrieval targets on each intermediate configuration's encoder, and
+zero-shot evaluation of every finished target trial in every test language. Both run as Ray
+tasks that hold no training resources and write their rows to the results store."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from sweep import store
+from sweep.handoff import Context, best_checkpoints, export, primary_metric
+from sweep.plan import TrialPlan
+from sweep.progress import DONE, read_status, set_phase
+from trainers.config import DataConfig
+
+
+def run_retrieval(ctx: Context, starts: dict[str, str]) -> None:
+    """Retrieval targets have no training data: each intermediate configuration's encoder (and
+    `none`'s) is evaluated as it leaves phase intermediate, as the paper does."""
+    import ray
+
+    if not ctx.plan.retrieval:
+        return
+    spec = ctx.spec
+    evaluate = spec.phases.evaluate
+    set_phase(ctx.out, "retrieval", "running", trials=len(ctx.plan.retrieval))
+    ctx.echo(f"== phase retrieval: {len(ctx.plan.retrieval)} evaluation(s), no training")
+    remote = ray.remote(_retrieve).options(num_cpus=spec.resources.eval_cpus)
+    pending = {
+        remote.remote(
+            starts[inter],
+            task,
+            ctx.plan.eval_languages(task),
+            ctx.data.model_dump(),
+            evaluate.split,
+            evaluate.retrieval_layer,
+            evaluate.retrieval_pooling,
+            evaluate.batch_size,
+        ): (inter, task)
+        for inter, task in ctx.plan.retrieval
+    }
+    started = time.monotonic()
+    while pending:
+        [ref], _ = ray.wait(list(pending), num_returns=1)
+        inter, task = pending.pop(ref)
+        rows = ray.get(ref)
+        trial_id = f"ret-{inter}-{task}"
+        store.write_rows(
+            ctx.out,
+            [
+                _retrieval_row(ctx, inter, task, r, starts[inter], time.monotonic() - started)
+                for r in rows
+            ],
+            label=f"zero_shot-{trial_id}",
+        )
+        scores = ", ".join(
+            f"{r['language']} {r['value']:.3f}" for r in rows if r["metric"] == primary_metric(task)
+        )
+        ctx.echo(f"[retrieval] {trial_id}: {scores}")
+    set_phase(ctx.out, "retrieval", "done", trials=len(ctx.plan.retrieval))
+
+
+def _retrieve(model_dir, task, languages, data, split, layer, pooling, batch_size) -> list[dict]:
+    from trainers.evaluate import retrieval
+
+    return retrieval(
+        Path(model_dir),
+        task,
+        tuple(languages),
+        DataConfig(**data),
+        split=split,
+        layer=layer,
+        pooling=pooling,
+        batch_size=batch_size,
+    )
+
+
+def _retrieval_row(ctx: Context, inter: str, task: str, row: dict, source: str, seconds) -> dict:
+    evaluate = ctx.spec.phases.evaluate
+    return _zero_shot_row(
+        ctx,
+        row,
+        trial_id=f"ret-{inter}-{task}",
+        config_id=f"retrieval,{inter},{task}",
+        intermediate=inter,
+        task=task,
+        round=0,
+        learning_rate=float("nan"),
+        hparams={"layer": evaluate.retrieval_layer, "pooling": evaluate.retrieval_pooling},
+        seed=ctx.spec.seeds[0],
+        checkpoint_path=source,
+        wall_seconds=seconds,
+    )
+
+
+def run_zero_shot(ctx: Context) -> None:
+    import ray
+
+    spec = ctx.spec
+    status = read_status(ctx.out)["trials"]
+    best = best_checkpoints(ctx.out, "target")
+    finished = [
+        t
+        for t in ctx.plan.target
+        if status.get(t.trial_id(), {}).get("state") == DONE and t.trial_id() in best
+    ]
+    set_phase(ctx.out, "zero_shot", "running", trials=len(finished))
+    ctx.echo(f"== phase zero_shot: {len(finished)} finished target trial(s) x their test languages")
+    evaluate = ray.remote(_evaluate_trial).options(num_cpus=spec.resources.eval_cpus)
+    pending = {}
+    for trial in finished:
+        _, round_, checkpoint, _ = best[trial.trial_id()]
+        model_dir = export(checkpoint, ctx.out / "handoff" / "target" / trial.trial_id())
+        ref = evaluate.remote(
+            model_dir,
+            trial.task,
+            ctx.plan.eval_languages(trial.task),
+            ctx.data.model_dump(),
+            spec.phases.evaluate.split,
+            trial.optim.max_length,
+            spec.phases.evaluate.batch_size,
+            spec.model.pooling,
+        )
+        pending[ref] = (trial, round_, checkpoint, model_dir)
+    started = time.monotonic()
+    while pending:
+        [ref], _ = ray.wait(list(pending), num_returns=1)
+        trial, round_, checkpoint, model_dir = pending.pop(ref)
+        rows = ray.get(ref)
+        store.write_rows(
+            ctx.out,
+            [
+                _eval_row(ctx, trial, r, round_, checkpoint, time.monotonic() - started)
+                for r in rows
+            ],
+            label=f"zero_shot-{trial.trial_id()}",
+        )
+        shutil.rmtree(model_dir, ignore_errors=True)  # the checkpoint itself stays in Ray storage
+        scores = ", ".join(
+            f"{r['language']} {r['value']:.3f}"
+            for r in rows
+            if r["metric"] == primary_metric(trial.task)
+        )
+        ctx.echo(f"[zero_shot] {trial.trial_id()}: {scores}")
+    set_phase(ctx.out, "zero_shot", "done", trials=len(finished))
+
+
+def _evaluate_trial(
+    model_dir, task, languages, data, split, max_length, batch_size, pooling
+) -> list[dict]:
+    from trainers.evaluate import zero_shot
+
+    return zero_shot(
+        Path(model_dir),
+        task,
+        tuple(languages),
+        DataConfig(**data),
+        split=split,
+        max_length=max_length,
+        batch_size=batch_size,
+        pooling=pooling,
+    )
+
+
+def _eval_row(
+    ctx: Context, trial: TrialPlan, row: dict, round_: int, checkpoint: str, seconds: float
+) -> dict:
+    return _zero_shot_row(
+        ctx,
+        row,
+        trial_id=trial.trial_id(),
+        config_id=trial.config_id(),
+        intermediate=trial.intermediate,
+        task=trial.task,
+        round=round_,
+        learning_rate=trial.optim.learning_rate,
+        hparams=trial.hparams(),
+        seed=trial.seed,
+        checkpoint_path=checkpoint,
+        wall_seconds=seconds,
+    )
+
+
+def _zero_shot_row(ctx: Context, row: dict, *, task: str, hparams: dict, **fields) -> dict:
+    """A store row for one evaluated (language, metric) of a target task."""
+    import json
+
+    return {
+        "sweep": ctx.spec.name,
+        "phase": "zero_shot",
+        "target": task,
+        "task": task,
+        "language": row["language"],
+        "split": ctx.spec.phases.evaluate.split,
+        "metric": row["metric"],
+        "value": row["value"],
+        "n_examples": row["n_examples"],
+        "step": -1,
+        "hparams": json.dumps(hparams, sort_keys=True),
+        **fields,
+    }

@@ -1,0 +1,59 @@
+"""What phases hand each other: the sweep's context, each trial's best checkpoint from the
+results store, and its export as a plain encoder directory under `<out>/handoff/`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sweep import store
+from sweep.plan import Plan
+from sweep.spec import SweepSpec
+from trainers.config import DataConfig
+
+
+@dataclass(frozen=True)
+class Context:
+    spec: SweepSpec
+    plan: Plan
+    out: Path
+    data: DataConfig
+    tokenizer: str
+    echo: object
+
+
+def primary_metric(task: str) -> str:
+    if task == "mlm":
+        return "mlm_accuracy"
+    from trainers.tasks import get_task
+
+    return get_task(task).metric
+
+
+def best_checkpoints(out: Path, phase: str) -> dict[str, tuple[float, int, str, str]]:
+    """trial_id -> (best dev score, its round, its checkpoint path, task), from the store.
+
+    Only checkpoints still on storage count (Ray keeps the best and the latest); on a tie the
+    later round wins, as it does in Ray's retention.
+    """
+    table = store.read_results(out).to_pandas()
+    rows = table[(table.phase == phase) & (table.split == "dev") & (table.checkpoint_path != "")]
+    best: dict[str, tuple[float, int, str, str]] = {}
+    for row in rows.sort_values("round").itertuples():
+        if row.metric != primary_metric(row.task) or not _exists(row.checkpoint_path):
+            continue
+        if row.trial_id not in best or row.value >= best[row.trial_id][0]:
+            best[row.trial_id] = (row.value, row.round, row.checkpoint_path, row.task)
+    return best
+
+
+def _exists(path: str) -> bool:
+    if "://" in path:  # cloud storage: trust Ray's retention rather than listing buckets here
+        return True
+    return (Path(path) / "xstilts.json").is_file()
+
+
+def export(checkpoint: str, out: Path) -> str:
+    from trainers.checkpoint import export_encoder
+
+    return str(export_encoder(Path(checkpoint), out))
