@@ -10,7 +10,6 @@ import warnings
 from collections.abc import Sequence
 
 import torch
-from seqeval.metrics import f1_score
 from torch import nn
 
 from trainers.data.examples import TaggingExample
@@ -114,6 +113,10 @@ class TaggingFormat:
             for ps, gs in zip(predicted, gold, strict=True)
             for p, g in zip(ps, gs, strict=True)
         )
+        # Imported here: seqeval pulls in scikit-learn (~1.5 s), which every Ray worker would
+        # otherwise pay at start-up whatever its task.
+        from seqeval.metrics import f1_score
+
         with warnings.catch_warnings():
             # seqeval warns that UPOS tags are not IOB entity tags; XTREME scores POS with it
             # all the same (each run of one tag is a chunk), and so do we, for comparability.
