@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.xstilts-installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean bench-overhead
 
 install: $(STAMP)
 
@@ -26,6 +26,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -rs tests
+
+# Benchmarks print a figure and a ratio against a baseline measured in the same run.
+bench-overhead: $(STAMP)
+	$(PY) bench/trial_overhead.py --trials 3
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check sweep trainers analysis tests bench

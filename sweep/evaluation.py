@@ -1,12 +1,15 @@
 """The evaluation phases: retrieval targets on each intermediate configuration's encoder, and
-zero-shot evaluation of every finished target trial in every test language. Both run as Ray
-tasks that hold no training resources and write their rows to the results store."""
+zero-shot evaluation of every finished target trial in every test language, started as each
+trial ends. Both run as Ray tasks that hold no training resources and write their rows to the
+results store."""
 
 from __future__ import annotations
 
 import shutil
 import time
 from pathlib import Path
+
+from ray.tune import Callback
 
 from sweep import store
 from sweep.handoff import Context, best_checkpoints, export, primary_metric
@@ -94,44 +97,83 @@ def _retrieval_row(ctx: Context, inter: str, task: str, row: dict, source: str, 
     )
 
 
-def run_zero_shot(ctx: Context) -> None:
-    import ray
+class ZeroShot:
+    """Zero-shot evaluation of the finished target trials, each started the moment its trial ends.
 
-    spec = ctx.spec
-    status = read_status(ctx.out)["trials"]
-    best = best_checkpoints(ctx.out, "target")
-    finished = [
-        t
-        for t in ctx.plan.target
-        if status.get(t.trial_id(), {}).get("state") == DONE and t.trial_id() in best
-    ]
-    set_phase(ctx.out, "zero_shot", "running", trials=len(finished))
-    ctx.echo(f"== phase zero_shot: {len(finished)} finished target trial(s) x their test languages")
-    evaluate = ray.remote(_evaluate_trial).options(num_cpus=spec.resources.eval_cpus)
-    pending = {}
-    for trial in finished:
-        _, round_, checkpoint, _ = best[trial.trial_id()]
-        model_dir = export(checkpoint, ctx.out / "handoff" / "target" / trial.trial_id())
+    An evaluation holds no training resources, so the phase's next trials train meanwhile and
+    only the last trial's evaluation is left when the target phase ends. Stopped trials (ASHA)
+    are not evaluated: their hyper-parameters lost on English dev.
+    """
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.trials = {t.trial_id(): t for t in ctx.plan.target}
+        self.pending: dict = {}
+        self.submitted: set[str] = set()
+        self.started = time.monotonic()
+
+    def submit(self, trial_id: str) -> None:
+        """Start the evaluation of a finished trial, once."""
+        import ray
+
+        if trial_id in self.submitted or trial_id not in self.trials:
+            return
+        best = best_checkpoints(self.ctx.out, "target").get(trial_id)
+        if best is None:  # a trial that never reported a checkpoint has nothing to evaluate
+            return
+        if not self.submitted:
+            set_phase(self.ctx.out, "zero_shot", "running")
+        self.submitted.add(trial_id)
+        spec, trial = self.ctx.spec, self.trials[trial_id]
+        _, round_, checkpoint, _ = best
+        model_dir = export(checkpoint, self.ctx.out / "handoff" / "target" / trial_id)
+        evaluate = ray.remote(_evaluate_trial).options(num_cpus=spec.resources.eval_cpus)
         ref = evaluate.remote(
             model_dir,
             trial.task,
-            ctx.plan.eval_languages(trial.task),
-            ctx.data.model_dump(),
+            self.ctx.plan.eval_languages(trial.task),
+            self.ctx.data.model_dump(),
             spec.phases.evaluate.split,
             trial.optim.max_length,
             spec.phases.evaluate.batch_size,
             spec.model.pooling,
         )
-        pending[ref] = (trial, round_, checkpoint, model_dir)
-    started = time.monotonic()
-    while pending:
-        [ref], _ = ray.wait(list(pending), num_returns=1)
-        trial, round_, checkpoint, model_dir = pending.pop(ref)
+        self.pending[ref] = (trial, round_, checkpoint, model_dir)
+
+    def poll(self, timeout: float | None = 0) -> None:
+        """Store the evaluations that have ended (waiting up to `timeout` s for the first)."""
+        import ray
+
+        if not self.pending:
+            return
+        ready, _ = ray.wait(list(self.pending), num_returns=len(self.pending), timeout=timeout)
+        if not ready and timeout is None:
+            ready, _ = ray.wait(list(self.pending), num_returns=1)
+        for ref in ready:
+            self._store(ref, *self.pending.pop(ref))
+
+    def finish(self) -> None:
+        """Evaluate any finished trial not yet started (a resumed sweep), then wait for all."""
+        status = read_status(self.ctx.out)["trials"]
+        for trial_id in self.trials:
+            if status.get(trial_id, {}).get("state") == DONE:
+                self.submit(trial_id)
+        self.ctx.echo(
+            f"== phase zero_shot: {len(self.submitted)} finished target trial(s) x their test "
+            f"languages ({len(self.pending)} still running)"
+        )
+        while self.pending:
+            self.poll(timeout=None)
+        set_phase(self.ctx.out, "zero_shot", "done", trials=len(self.submitted))
+
+    def _store(self, ref, trial: TrialPlan, round_: int, checkpoint: str, model_dir: str) -> None:
+        import ray
+
         rows = ray.get(ref)
         store.write_rows(
-            ctx.out,
+            self.ctx.out,
             [
-                _eval_row(ctx, trial, r, round_, checkpoint, time.monotonic() - started)
+                _eval_row(self.ctx, trial, r, round_, checkpoint, time.monotonic() - self.started)
                 for r in rows
             ],
             label=f"zero_shot-{trial.trial_id()}",
@@ -142,8 +184,24 @@ def run_zero_shot(ctx: Context) -> None:
             for r in rows
             if r["metric"] == primary_metric(trial.task)
         )
-        ctx.echo(f"[zero_shot] {trial.trial_id()}: {scores}")
-    set_phase(ctx.out, "zero_shot", "done", trials=len(finished))
+        self.ctx.echo(f"[zero_shot] {trial.trial_id()}: {scores}")
+
+
+class ZeroShotCallback(Callback):
+    """Hands each target trial that ends DONE to `ZeroShot`, and stores finished evaluations as
+    Tune's loop turns. Listed after `StoreCallback`, which records the trial's state first."""
+
+    def __init__(self, zero_shot: ZeroShot):
+        self.zero_shot = zero_shot
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        trial_id = trial.config["trial"]["trial_id"]
+        state = read_status(self.zero_shot.ctx.out)["trials"].get(trial_id, {}).get("state")
+        if state == DONE:
+            self.zero_shot.submit(trial_id)
+
+    def on_step_end(self, iteration, trials, **info):
+        self.zero_shot.poll()
 
 
 def _evaluate_trial(

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from sweep.evaluation import run_retrieval, run_zero_shot
+from sweep.cost import trial_hours
+from sweep.evaluation import ZeroShot, ZeroShotCallback, run_retrieval
 from sweep.handoff import Context, best_checkpoints, export, primary_metric
 from sweep.plan import TrialPlan, expand
 from sweep.progress import StoreCallback, set_phase
@@ -71,8 +72,9 @@ def run_sweep(spec: SweepSpec, out: Path, echo=print) -> Path:
         start = _run_pretrain(ctx)
         starts = {NONE: start, **_run_intermediate(ctx, start)}
         run_retrieval(ctx, starts)
-        _run_target(ctx, starts)
-        run_zero_shot(ctx)
+        zero_shot = ZeroShot(ctx)
+        _run_target(ctx, starts, zero_shot)
+        zero_shot.finish()
     finally:
         if started_ray:
             ray.shutdown()
@@ -112,16 +114,27 @@ def _run_intermediate(ctx: Context, start: str) -> dict[str, str]:
     return starts
 
 
-def _run_target(ctx: Context, starts: dict[str, str]) -> None:
-    _run_phase(ctx, "target", ctx.plan.target, init_from=lambda t: starts[t.intermediate])
+def _run_target(ctx: Context, starts: dict[str, str], zero_shot: ZeroShot) -> None:
+    _run_phase(
+        ctx,
+        "target",
+        ctx.plan.target,
+        init_from=lambda t: starts[t.intermediate],
+        callbacks=[ZeroShotCallback(zero_shot)],
+    )
 
 
-def _run_phase(ctx: Context, phase: str, trials: tuple[TrialPlan, ...], init_from) -> None:
+def _run_phase(
+    ctx: Context, phase: str, trials: tuple[TrialPlan, ...], init_from, callbacks=()
+) -> None:
     spec = ctx.spec
     set_phase(ctx.out, phase, "running", trials=len(trials))
     ctx.echo(f"== phase {phase}: {len(trials)} trial(s)")
     storage = Path(spec.storage_path) if spec.storage_path else ctx.out / "ray"
-    dicts = [_trial_dict(ctx, t, init_from(t), storage / "train") for t in trials]
+    # Longest first: the short trials then fill the gaps at the end of the phase instead of a
+    # long one running alone while the other slots idle (the phase ends with its last trial).
+    ordered = sorted(trials, key=lambda t: -trial_hours(spec, t))
+    dicts = [_trial_dict(ctx, t, init_from(t), storage / "train") for t in ordered]
     asha = (
         GroupedASHA(spec.asha.grace_period, spec.asha.reduction_factor)
         if phase != "pretrain"
@@ -134,7 +147,7 @@ def _run_phase(ctx: Context, phase: str, trials: tuple[TrialPlan, ...], init_fro
         driver_cpus=spec.resources.driver_cpus,
         max_concurrent=spec.resources_for(phase).max_concurrent_trials,
         asha=asha,
-        callbacks=[StoreCallback(ctx.out, spec.name, ctx.echo)],
+        callbacks=[StoreCallback(ctx.out, spec.name, ctx.echo), *callbacks],
     )
     started = time.monotonic()
     tuner.fit()

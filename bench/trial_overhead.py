@@ -1,0 +1,119 @@
+"""What Ray costs a trial before and after it trains: xstilts' trial set-up against stock Ray.
+
+Each variant runs N trials one after another through Tune and a Train `TorchTrainer` whose
+worker only imports the training loop (as every real worker does) and reports once, so all
+a trial costs is start-up, scheduling and teardown:
+
+- baseline: stock `TorchTrainer`, Train's preemption watcher on (Ray's defaults), and the
+  trainable importing the training loop with its worker function (as xstilts did before);
+- xstilts:  `sweep.tune_driver`'s trainer (no Ray Data manager for runs without datasets), the
+  preemption watcher off, as `xstilts run` sets them up on a Ray it starts itself, and the
+  loop imported by the Train worker only.
+
+The figure is CPU seconds per trial, all processes of the machine together (/proc/stat): with
+one trial at a time on an idle machine the extra processes start on the idle core and wall
+time hardly moves, but a sweep keeps every core busy, and there each CPU second of start-up is
+taken from training. Wall seconds per trial are printed too.
+
+Run:  .venv/bin/python bench/trial_overhead.py [--trials 3]   (on an otherwise idle machine)
+Prints both variants and the ratio baseline / xstilts of CPU seconds (above 1 is a saving).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def noop_worker(config: dict) -> None:
+    import ray.train
+
+    import trainers.loop  # noqa: F401  (what a real worker imports before it trains)
+
+    ray.train.report({"round": 1, "dev_score": 1.0})
+
+
+def trial(config: dict) -> None:
+    import ray.train
+    from ray.train.torch import TorchConfig, TorchTrainer
+    from ray.tune.integration.ray_train import TuneReportCallback
+
+    from sweep.tune_driver import _trainer_class
+
+    if not config["lean"]:
+        import trainers.loop  # noqa: F401  (the trainable's old import of the worker module)
+    trainer_class = _trainer_class() if config["lean"] else TorchTrainer
+    trainer_class(
+        noop_worker,
+        torch_config=TorchConfig(backend="gloo"),
+        scaling_config=ray.train.ScalingConfig(num_workers=1, resources_per_worker={"CPU": 0.9}),
+        run_config=ray.train.RunConfig(
+            name=f"t{config['i']}",
+            storage_path=config["storage"],
+            callbacks=[TuneReportCallback()],
+        ),
+    ).fit()
+
+
+def cpu_seconds() -> float:
+    """CPU time the whole machine has spent so far (user + nice + system), in seconds."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    return (int(fields[0]) + int(fields[1]) + int(fields[2])) / os.sysconf("SC_CLK_TCK")
+
+
+def per_trial(lean: bool, trials: int, storage: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) per trial."""
+    import ray
+    from ray import tune
+
+    from sweep.runner import ENV, LOCAL_ENV
+
+    env = LOCAL_ENV if lean else ENV
+    ray.init(num_cpus=2, log_to_driver=False, runtime_env={"env_vars": env})
+    try:
+        tuner = tune.Tuner(
+            tune.with_resources(trial, {"CPU": 0.01}),
+            param_space={
+                "i": tune.grid_search(list(range(trials))),
+                "lean": lean,
+                "storage": storage,
+            },
+            tune_config=tune.TuneConfig(max_concurrent_trials=1),
+            run_config=tune.RunConfig(
+                name="lean" if lean else "stock", storage_path=storage, verbose=0
+            ),
+        )
+        started, cpu = time.monotonic(), cpu_seconds()
+        results = tuner.fit()
+        elapsed, cpu = time.monotonic() - started, cpu_seconds() - cpu
+        if results.errors:
+            raise SystemExit(f"trial_overhead: a trial failed: {results.errors[0]}")
+        return elapsed / trials, cpu / trials
+    finally:
+        ray.shutdown()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=3, help="trials per variant (default 3)")
+    args = parser.parse_args()
+    os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")
+    with tempfile.TemporaryDirectory(prefix="xstilts-bench-") as storage:
+        stock = per_trial(False, args.trials, storage)
+        lean = per_trial(True, args.trials, storage)
+    for name, (wall, cpu) in (("baseline (stock Ray Train)", stock), ("xstilts", lean)):
+        print(f"trial_overhead: {name}: {cpu:.1f} CPU-s/trial, {wall:.1f} wall-s/trial")
+    print(
+        f"trial_overhead: ratio baseline/xstilts {stock[1] / lean[1]:.2f}x CPU-s per trial "
+        f"({args.trials} trials each, {os.cpu_count()} cores)"
+    )
+
+
+if __name__ == "__main__":
+    main()
