@@ -25,6 +25,7 @@ from analysis.selection import (
     points,
     trial_counts,
 )
+from analysis.xtreme_score import BenchmarkScore, benchmark_of, benchmark_score
 
 AT_CHANCE = "†"
 # Past this many targets the CLI summary names the first few and points at the report.
@@ -225,6 +226,34 @@ def _target_section(result: TargetResult, report_dir: Path) -> list[str]:
     return lines + _secondary_tables(result)
 
 
+def _benchmark_section(score: BenchmarkScore) -> list[str]:
+    kind = "synthetic analogues of " if score.synthetic else ""
+    lines = [f"## {score.benchmark} score (%)", ""]
+    lines += [
+        f"Per task, the mean over its languages of the table's metric, QA tasks counting "
+        f"(F1 + exact match) / 2; overall, the plain mean over the tasks, as "
+        f"google-research/xtreme computes it. Over {kind}{len(score.tasks)} of "
+        f"{score.benchmark}'s {len(score.tasks) + len(score.missing)} tasks.",
+        "",
+    ]
+    intermediates = sorted(score.scores, key=lambda i: (i != BASELINE, i))
+    rows = []
+    for i in intermediates:
+        cells = [pct(v) if (v := score.scores[i].get(t)) is not None else "—" for t in score.tasks]
+        overall = score.overall(i)
+        rows.append([i, *cells, "—" if overall is None else f"**{pct(overall)}**"])
+    lines += _table(["intermediate", *score.tasks, "overall"], rows) + [""]
+    if score.missing or score.synthetic:
+        missing = ", ".join(score.missing) if score.missing else "none"
+        lines += [
+            f"Not comparable with published {score.benchmark} scores: "
+            + ("synthetic tasks; " if score.synthetic else "")
+            + f"tasks missing from this sweep: {missing}.",
+            "",
+        ]
+    return lines
+
+
 def write_report(out_dir: Path) -> Path:
     """Write `<out>/report/report.md` and its heatmaps from the results store; returns the path."""
     out_dir = Path(out_dir)
@@ -245,6 +274,9 @@ def write_report(out_dir: Path) -> Path:
         lines = _header(frame, out_dir, results)
         if any(r.selections for r in results):
             lines += _selection_section(results)
+        score = benchmark_score(results, benchmark_of(out_dir))
+        if score is not None:
+            lines += _benchmark_section(score)
         for result in results:
             lines += _target_section(result, path.parent)
     path.write_text("\n".join(lines).rstrip() + "\n")
