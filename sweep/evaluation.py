@@ -29,17 +29,18 @@ def run_retrieval(ctx: Context, starts: dict[str, str]) -> None:
     evaluate = spec.phases.evaluate
     set_phase(ctx.out, "retrieval", "running", trials=len(ctx.plan.retrieval))
     ctx.echo(f"== phase retrieval: {len(ctx.plan.retrieval)} evaluation(s), no training")
-    remote = ray.remote(_retrieve).options(num_cpus=spec.resources.eval_cpus)
+    remote = ray.remote(_run_evaluator).options(num_cpus=spec.resources.eval_cpus)
     pending = {
         remote.remote(
+            "retrieval",
             starts[inter],
             task,
             ctx.plan.eval_languages(task),
             ctx.data.model_dump(),
-            evaluate.split,
-            evaluate.retrieval_layer,
-            evaluate.retrieval_pooling,
-            evaluate.batch_size,
+            split=evaluate.split,
+            layer=evaluate.retrieval_layer,
+            pooling=evaluate.retrieval_pooling,
+            batch_size=evaluate.batch_size,
         ): (inter, task)
         for inter, task in ctx.plan.retrieval
     }
@@ -64,18 +65,14 @@ def run_retrieval(ctx: Context, starts: dict[str, str]) -> None:
     set_phase(ctx.out, "retrieval", "done", trials=len(ctx.plan.retrieval))
 
 
-def _retrieve(model_dir, task, languages, data, split, layer, pooling, batch_size) -> list[dict]:
-    from trainers.evaluate import retrieval
+def _run_evaluator(
+    name: str, model_dir: str, task: str, languages, data: dict, **options
+) -> list[dict]:
+    """`trainers.evaluate.<name>` inside a Ray task (the data config travels as a dict)."""
+    from trainers import evaluate
 
-    return retrieval(
-        Path(model_dir),
-        task,
-        tuple(languages),
-        DataConfig(**data),
-        split=split,
-        layer=layer,
-        pooling=pooling,
-        batch_size=batch_size,
+    return getattr(evaluate, name)(
+        Path(model_dir), task, tuple(languages), DataConfig(**data), **options
     )
 
 
@@ -127,16 +124,17 @@ class ZeroShot:
         spec, trial = self.ctx.spec, self.trials[trial_id]
         _, round_, checkpoint, _ = best
         model_dir = export(checkpoint, self.ctx.out / "handoff" / "target" / trial_id)
-        evaluate = ray.remote(_evaluate_trial).options(num_cpus=spec.resources.eval_cpus)
+        evaluate = ray.remote(_run_evaluator).options(num_cpus=spec.resources.eval_cpus)
         ref = evaluate.remote(
+            "zero_shot",
             model_dir,
             trial.task,
             self.ctx.plan.eval_languages(trial.task),
             self.ctx.data.model_dump(),
-            spec.phases.evaluate.split,
-            trial.optim.max_length,
-            spec.phases.evaluate.batch_size,
-            spec.model.pooling,
+            split=spec.phases.evaluate.split,
+            windows=trial.optim.windows(),
+            batch_size=spec.phases.evaluate.batch_size,
+            pooling=spec.model.pooling,
         )
         self.pending[ref] = (trial, round_, checkpoint, model_dir)
 
@@ -202,23 +200,6 @@ class ZeroShotCallback(Callback):
 
     def on_step_end(self, iteration, trials, **info):
         self.zero_shot.poll()
-
-
-def _evaluate_trial(
-    model_dir, task, languages, data, split, max_length, batch_size, pooling
-) -> list[dict]:
-    from trainers.evaluate import zero_shot
-
-    return zero_shot(
-        Path(model_dir),
-        task,
-        tuple(languages),
-        DataConfig(**data),
-        split=split,
-        max_length=max_length,
-        batch_size=batch_size,
-        pooling=pooling,
-    )
 
 
 def _eval_row(

@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from trainers.config import TinyEncoder
+from trainers.config import OptimConfig, TinyEncoder, Windows
 from trainers.data.examples import Answer, SpanQAExample
 from trainers.formats import get_format
 from trainers.formats.qa_metrics import exact_match, normalize_mlqa, qa_scores, token_f1
@@ -129,6 +129,27 @@ def test_predictions_stay_in_the_context_and_within_the_longest_answer(tokenizer
     for start, end, _ in prediction["spans"]:
         assert context[start] and context[end] and 0 <= end - start < 30
     assert len(prediction["spans"]) == 20
+
+
+def test_a_specs_window_settings_reach_the_format_and_the_registry_keeps_its_defaults(tokenizer):
+    optim = OptimConfig(max_length=48, doc_stride=4, max_query_length=16, max_answer_length=2)
+    narrow = get_format("span_qa", optim.windows())
+    assert (narrow.doc_stride, narrow.max_query_length, narrow.max_answer_length) == (4, 16, 2)
+    assert get_format("span_qa").max_answer_length == 30
+    # Less overlap between windows: fewer windows over the same context.
+    wide = get_format("span_qa", Windows(max_length=48, doc_stride=16))
+    assert len(narrow.featurize(TASK, [long_example()], tokenizer, 48)) < len(
+        wide.featurize(TASK, [long_example()], tokenizer, 48)
+    )
+    # A 2-token answer limit: the 3-token span (start +2, end +4) is no longer predicted.
+    features = narrow.featurize(TASK, [long_example()], tokenizer, max_length=48)[:1]
+    batch = narrow.collate(features, tokenizer.pad_token_id)
+    first = features[0]["context_start"]
+    logits = torch.zeros(1, batch["input_ids"].shape[1], 2)
+    logits[0, first + 2, 0] = 10.0
+    logits[0, first + 4, 1] = 9.0
+    (prediction,) = narrow.predict(logits, batch)
+    assert all(end - start < 2 for start, end, _ in prediction["spans"])
 
 
 def test_the_best_span_over_all_windows_is_the_answer(tokenizer):

@@ -15,6 +15,7 @@ from trainers.config import (
     OptimConfig,
     TinyEncoder,
     TrainConfig,
+    Windows,
 )
 from trainers.evaluate import zero_shot
 from trainers.local import LocalReporter
@@ -138,7 +139,9 @@ def test_every_zero_stage_trains_exports_and_evaluates(benchmark, pretrained, tm
     checkpoint = run(cfg, tmp_path).checkpoints[-1]
     assert read_meta(checkpoint)["zero_stage"] == stage
     exported = export_encoder(checkpoint, tmp_path / "export")
-    rows = zero_shot(exported, "synth_udpos", ("en", "qac"), cfg.data, max_length=48)
+    rows = zero_shot(
+        exported, "synth_udpos", ("en", "qac"), cfg.data, windows=Windows(max_length=48)
+    )
     assert {(r["language"], r["metric"]) for r in rows} == {
         ("en", "f1"),
         ("en", "token_accuracy"),

@@ -66,6 +66,20 @@ def test_per_task_overrides_reach_only_their_task():
     assert epochs == {"xnli": 2.0, "udpos": 10.0}
 
 
+def test_span_qa_window_settings_are_spec_keys_per_task():
+    plan = expand(
+        spec_with(
+            target={
+                "tasks": ["xquad", "xnli"],
+                "per_task": {"xquad": {"doc_stride": 64, "max_answer_length": 20}},
+            }
+        )
+    )
+    windows = {t.task: t.optim.windows() for t in plan.target}
+    assert (windows["xquad"].doc_stride, windows["xquad"].max_answer_length) == (64, 20)
+    assert (windows["xnli"].doc_stride, windows["xnli"].max_answer_length) == (128, 30)
+
+
 def test_a_key_fixed_per_task_is_not_searched_for_that_task():
     plan = expand(
         spec_with(

@@ -81,8 +81,23 @@ class DataConfig(Frozen):
         return self
 
 
+class Windows(Frozen):
+    """How inputs are cut to the model's length. Every format truncates or splits at max_length;
+    span QA also slides overlapping windows over long contexts and bounds the answers it picks."""
+
+    max_length: int = Field(256, gt=8, description="longest input in tokens")
+    doc_stride: int = Field(
+        128, gt=0, description="span QA: context tokens consecutive windows share"
+    )
+    max_query_length: int = Field(64, gt=0, description="span QA: question tokens kept")
+    max_answer_length: int = Field(
+        30, gt=0, description="span QA: longest answer predicted, in tokens"
+    )
+
+
 class OptimConfig(Frozen):
-    """Optimisation hyper-parameters of one trial (AdamW, linear warm-up then decay)."""
+    """Optimisation hyper-parameters of one trial (AdamW, linear warm-up then decay), and how its
+    inputs are cut (`windows()`)."""
 
     learning_rate: float = Field(1e-5, gt=0, description="peak learning rate")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay (not on biases/norms)")
@@ -108,6 +123,22 @@ class OptimConfig(Frozen):
     mlm_probability: float = Field(
         0.15, gt=0, lt=1, description="share of tokens masked (MLM only)"
     )
+    doc_stride: int = Field(
+        128, gt=0, description="span QA: context tokens consecutive windows share"
+    )
+    max_query_length: int = Field(64, gt=0, description="span QA: question tokens kept")
+    max_answer_length: int = Field(
+        30, gt=0, description="span QA: longest answer predicted, in tokens"
+    )
+
+    def windows(self) -> Windows:
+        """The input-cutting settings, shared by training, dev and zero-shot evaluation."""
+        return Windows(
+            max_length=self.max_length,
+            doc_stride=self.doc_stride,
+            max_query_length=self.max_query_length,
+            max_answer_length=self.max_answer_length,
+        )
 
     def effective_batch_size(self, workers: int) -> int:
         return self.batch_size * self.grad_accum * workers

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer
 
-from trainers.config import DataConfig, ModelConfig
+from trainers.config import DataConfig, ModelConfig, Windows
 from trainers.data.source import load_examples, resolve_labels
 from trainers.formats import get_format
 from trainers.formats.retrieval import embed, score_retrieval
@@ -15,11 +15,17 @@ from trainers.model import TaskModel, hidden_size, load_encoder
 from trainers.tasks import Task, get_task
 
 
+def load_encoder_dir(model_dir: Path) -> tuple[torch.nn.Module, object]:
+    """An exported encoder directory's encoder (loaded strictly) and its tokenizer."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    encoder = load_encoder(str(model_dir), ModelConfig(name=str(model_dir)), len(tokenizer))
+    return encoder, tokenizer
+
+
 def load_task_model(model_dir: Path, task: Task, pooling: str) -> tuple[TaskModel, object]:
     """Encoder + the head trained for `task` (labels resolved), both loaded strictly."""
     task_name = task.name
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    encoder = load_encoder(str(model_dir), ModelConfig(name=str(model_dir)), len(tokenizer))
+    encoder, tokenizer = load_encoder_dir(model_dir)
     head = get_format(task.format).build_head(task, hidden_size(encoder), pooling)
     saved = torch.load(Path(model_dir) / "heads.pt", map_location="cpu", weights_only=True)
     if saved["task"] != task_name:
@@ -40,19 +46,23 @@ def zero_shot(
     data: DataConfig,
     *,
     split: str = "test",
-    max_length: int = 256,
+    windows: Windows | None = None,
     batch_size: int = 64,
     pooling: str = "first",
 ) -> list[dict]:
-    """Rows of (language, metric, value, n_examples) over every example of every language."""
+    """Rows of (language, metric, value, n_examples) over every example of every language.
+
+    `windows` must be the target trial's own (`OptimConfig.windows()`): the model was trained
+    and selected on inputs cut that way. None: the defaults."""
+    windows = windows or Windows()
     # Label sets read from the data (CCG's supertags) size the head: resolve them first.
     task = resolve_labels(get_task(task_name), data)
     model, tokenizer = load_task_model(model_dir, task, pooling)
-    fmt = get_format(task.format)
+    fmt = get_format(task.format, windows)
     rows = []
     for lang in languages:
         examples = load_examples(task, split, lang, data)
-        features = fmt.featurize(task, examples, tokenizer, max_length)
+        features = fmt.featurize(task, examples, tokenizer, windows.max_length)
         predictions: list = []
         for start in range(0, len(features), batch_size):
             batch = fmt.collate(features[start : start + batch_size], tokenizer.pad_token_id)
@@ -93,8 +103,7 @@ def retrieval(
     task = get_task(task_name)
     if task.format != "retrieval":
         raise ValueError(f"task {task_name} is not a retrieval task (format {task.format})")
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    encoder = load_encoder(str(model_dir), ModelConfig(name=str(model_dir)), len(tokenizer))
+    encoder, tokenizer = load_encoder_dir(model_dir)
     depth = getattr(encoder.config, "num_hidden_layers", None) or encoder.config.num_layers
     layer = layer if layer is not None else task.representation.layer_for(depth)
     pooling = pooling or task.representation.pooling

@@ -131,7 +131,7 @@ def build_data(cfg: TrainConfig, rank: int, world: int) -> TrainData:
         return TrainData(tokenizer, train, dev, _total_steps(train, cfg), "mlm_accuracy")
 
     task = resolve_labels(get_task(cfg.task), cfg.data)
-    fmt = get_format(task.format)
+    fmt = get_format(task.format, optim.windows())
     train_examples = load_examples(task, "train", task.train_language, cfg.data)
     if optim.max_train_examples:
         train_examples = train_examples[: optim.max_train_examples]

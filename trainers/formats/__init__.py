@@ -22,11 +22,18 @@ FORMATS: dict[str, Format] = {
 }
 
 
-def get_format(name: str) -> Format:
+def get_format(name: str, windows=None) -> Format:
+    """The named format; with `windows` (a `trainers.config.Windows`), span QA uses its doc
+    stride, query and answer lengths instead of the defaults."""
     try:
-        return FORMATS[name]
+        fmt = FORMATS[name]
     except KeyError:
         raise KeyError(f"unknown format {name!r}; known: {sorted(FORMATS)}") from None
+    if windows is not None and isinstance(fmt, SpanQAFormat):
+        return fmt.with_windows(
+            windows.doc_stride, windows.max_query_length, windows.max_answer_length
+        )
+    return fmt
 
 
 __all__ = ["Batch", "Feature", "Format", "FORMATS", "get_format"]

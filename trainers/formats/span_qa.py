@@ -17,6 +17,7 @@ The variants registered in `trainers.formats` differ only in scoring:
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from collections.abc import Sequence
@@ -67,6 +68,16 @@ class SpanQAFormat:
         self.allow_null = allow_null
         self.null_threshold = null_threshold
         self.normalization = normalization
+
+    def with_windows(
+        self, doc_stride: int, max_query_length: int, max_answer_length: int
+    ) -> SpanQAFormat:
+        """This format with a spec's window settings (the registry keeps the defaults)."""
+        configured = copy.copy(self)
+        configured.doc_stride = doc_stride
+        configured.max_query_length = max_query_length
+        configured.max_answer_length = max_answer_length
+        return configured
 
     def featurize(
         self, task: Task, examples: Sequence[SpanQAExample], tokenizer, max_length: int
