@@ -49,10 +49,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("dir", type=Path)
     p.set_defaults(func=cmd_report)
 
+    p = sub.add_parser("tasks", help="list every task: roles, format, metric, languages, sources")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_tasks)
+
     p = sub.add_parser("demo", help="run the shipped offline demo sweep, then its report")
     p.add_argument("--out", type=Path, default=Path("runs/demo"))
     p.set_defaults(func=cmd_demo)
     return parser
+
+
+def cmd_tasks(args) -> int:
+    from sweep.task_list import task_lines
+
+    print("\n".join(task_lines(args.json)))
+    return 0
 
 
 def cmd_validate(args) -> int:
