@@ -15,6 +15,7 @@ from sweep import store
 from sweep.handoff import Context, best_checkpoints, export, primary_metric
 from sweep.plan import TrialPlan
 from sweep.progress import DONE, read_status, set_phase
+from sweep.spec import ResourcesSpec
 from trainers.config import DataConfig
 
 
@@ -29,7 +30,7 @@ def run_retrieval(ctx: Context, starts: dict[str, str]) -> None:
     evaluate = spec.phases.evaluate
     set_phase(ctx.out, "retrieval", "running", trials=len(ctx.plan.retrieval))
     ctx.echo(f"== phase retrieval: {len(ctx.plan.retrieval)} evaluation(s), no training")
-    remote = ray.remote(_run_evaluator).options(num_cpus=spec.resources.eval_cpus)
+    remote = _remote_evaluator(spec.resources)
     pending = {
         remote.remote(
             "retrieval",
@@ -65,14 +66,26 @@ def run_retrieval(ctx: Context, starts: dict[str, str]) -> None:
     set_phase(ctx.out, "retrieval", "done", trials=len(ctx.plan.retrieval))
 
 
+def _remote_evaluator(resources: ResourcesSpec):
+    import ray
+
+    return ray.remote(_run_evaluator).options(
+        num_cpus=resources.eval_cpus, num_gpus=resources.eval_gpus
+    )
+
+
 def _run_evaluator(
     name: str, model_dir: str, task: str, languages, data: dict, **options
 ) -> list[dict]:
-    """`trainers.evaluate.<name>` inside a Ray task (the data config travels as a dict)."""
+    """`trainers.evaluate.<name>` inside a Ray task (the data config travels as a dict), on the
+    GPU Ray gave the task if it asked for one."""
+    import ray
+
     from trainers import evaluate
 
+    device = "cuda" if ray.get_gpu_ids() else "cpu"
     return getattr(evaluate, name)(
-        Path(model_dir), task, tuple(languages), DataConfig(**data), **options
+        Path(model_dir), task, tuple(languages), DataConfig(**data), device=device, **options
     )
 
 
@@ -111,8 +124,6 @@ class ZeroShot:
 
     def submit(self, trial_id: str) -> None:
         """Start the evaluation of a finished trial, once."""
-        import ray
-
         if trial_id in self.submitted or trial_id not in self.trials:
             return
         best = best_checkpoints(self.ctx.out, "target").get(trial_id)
@@ -124,8 +135,7 @@ class ZeroShot:
         spec, trial = self.ctx.spec, self.trials[trial_id]
         _, round_, checkpoint, _ = best
         model_dir = export(checkpoint, self.ctx.out / "handoff" / "target" / trial_id)
-        evaluate = ray.remote(_run_evaluator).options(num_cpus=spec.resources.eval_cpus)
-        ref = evaluate.remote(
+        ref = _remote_evaluator(spec.resources).remote(
             "zero_shot",
             model_dir,
             trial.task,
@@ -138,15 +148,17 @@ class ZeroShot:
         )
         self.pending[ref] = (trial, round_, checkpoint, model_dir)
 
-    def poll(self, timeout: float | None = 0) -> None:
-        """Store the evaluations that have ended (waiting up to `timeout` s for the first)."""
+    def poll(self, block: bool = False) -> None:
+        """Store the evaluations that have ended; with `block`, wait for at least one."""
         import ray
 
         if not self.pending:
             return
-        ready, _ = ray.wait(list(self.pending), num_returns=len(self.pending), timeout=timeout)
-        if not ready and timeout is None:
-            ready, _ = ray.wait(list(self.pending), num_returns=1)
+        refs = list(self.pending)
+        if block:
+            ready, _ = ray.wait(refs, num_returns=1)
+        else:
+            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
         for ref in ready:
             self._store(ref, *self.pending.pop(ref))
 
@@ -161,7 +173,7 @@ class ZeroShot:
             f"languages ({len(self.pending)} still running)"
         )
         while self.pending:
-            self.poll(timeout=None)
+            self.poll(block=True)
         set_phase(self.ctx.out, "zero_shot", "done", trials=len(self.submitted))
 
     def _store(self, ref, trial: TrialPlan, round_: int, checkpoint: str, model_dir: str) -> None:

@@ -54,6 +54,9 @@ class ResourcesSpec(Frozen):
     max_concurrent_trials: int = Field(2, gt=0, description="trials running at once per phase")
     max_failures: int = Field(1, ge=0, description="worker-group restarts from the last checkpoint")
     eval_cpus: float = Field(1.0, gt=0, description="CPUs per zero-shot evaluation task")
+    eval_gpus: float = Field(
+        0.0, ge=0, description="GPUs per evaluation task (0: on CPU; fractions share a GPU)"
+    )
 
     def use_gpu(self) -> bool:
         return self.gpus_per_worker > 0
@@ -263,11 +266,11 @@ class SweepSpec(Frozen):
             raise ValueError("model.tokenizer is required with model.tiny")
         if self.model.tokenizer == "synthetic" and self.data.source != "synthetic":
             raise ValueError("model.tokenizer: 'synthetic' needs data.source: synthetic")
-        if self.deepspeed.precision in ("bf16", "fp16"):
+        if self.deepspeed.precision in ("bf16-autocast", "bf16", "fp16"):
             for phase in ("pretrain", "intermediate", "target"):
                 if not self.resources_for(phase).use_gpu():
                     raise ValueError(
-                        f"deepspeed.precision: bf16/fp16 need GPUs ({phase} trials have "
+                        f"deepspeed.precision: {self.deepspeed.precision} needs GPUs ({phase} trials have "
                         "resources.gpus_per_worker 0)"
                     )
         return self

@@ -40,7 +40,10 @@ def task_lines(as_json: bool) -> list[str]:
         return [json.dumps(tasks, indent=1, ensure_ascii=False)]
     lines = [f"{'task':15} {'roles':21} {'format':16} {'metric':15} languages (XTREME / XTREME-R)"]
     for t in tasks:
-        counts = " / ".join(str(len(t["languages"][b])) or "-" for b in ("xtreme", "xtreme-r"))
+        counts = " / ".join(
+            str(len(t["languages"][b])) if t["languages"][b] else "-"
+            for b in ("xtreme", "xtreme-r")
+        )
         hub = ", ".join(h["dataset"] for h in t["hub"]) or "no hub source"
         lines.append(
             f"{t['name']:15} {','.join(t['roles']):21} {t['format']:16} {t['metric']:15} "

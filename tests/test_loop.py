@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from trainers.checkpoint import consolidated_state_dict, export_encoder, read_meta, split_state
 from trainers.config import (
@@ -17,7 +18,7 @@ from trainers.config import (
     TrainConfig,
     Windows,
 )
-from trainers.evaluate import zero_shot
+from trainers.evaluate import load_encoder_dir, zero_shot
 from trainers.local import LocalReporter
 from trainers.loop import train
 from trainers.model import build_from_config, fingerprint
@@ -177,3 +178,19 @@ def test_the_loop_trains_every_format_from_its_real_files(
     assert metrics <= set(history)
     assert all(0.0 <= history[m] <= 1.0 for m in metrics)
     assert history["dev/n_examples"] > 0 and history["train_loss"] == history["train_loss"]
+
+
+@pytest.mark.parametrize("stage", [0, 2])
+def test_a_bf16_trial_hands_on_its_fp32_master_weights(benchmark, pretrained, tmp_path, stage):
+    """The forward pass runs on a bf16 copy; the hand-off must carry the optimizer's fp32
+    masters, or every weight the next phase starts from is rounded to 8 bits of mantissa."""
+    cfg = finetune(benchmark, pretrained, "target", "synth_udpos", examples=64, stage=stage)
+    cfg = cfg.model_copy(update={"deepspeed": DeepSpeedConfig(zero_stage=stage, precision="bf16")})
+    checkpoint = run(cfg, tmp_path).checkpoints[-1]
+    weights = consolidated_state_dict(checkpoint)
+    assert {w.dtype for w in weights.values()} == {torch.float32}
+    assert any(not torch.equal(w, w.bfloat16().float()) for w in weights.values() if w.ndim == 2)
+    exported = export_encoder(checkpoint, tmp_path / "export")
+    assert fingerprint(load_encoder_dir(exported)[0]) == consolidated_encoder_fingerprint(
+        checkpoint
+    )

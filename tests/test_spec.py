@@ -93,7 +93,7 @@ def test_a_bad_spec_names_the_yaml_key(tmp_path, path, value, message):
 
 def test_bf16_without_gpus_is_rejected_when_the_spec_is_built(tmp_path):
     spec = with_change(["resources", "gpus_per_worker"], 0)
-    with pytest.raises(SpecError, match="deepspeed.precision: bf16/fp16 need GPUs"):
+    with pytest.raises(SpecError, match="deepspeed.precision: bf16 needs GPUs"):
         load_spec(write(tmp_path, spec))
 
 

@@ -1,8 +1,8 @@
 """Trial checkpoints (DeepSpeed state + what the next phase needs) and the hand-off export.
 
 A checkpoint directory holds DeepSpeed's files under `state/`, written by every rank, plus,
-from rank 0, `xstilts.json` (phase, task, round, metrics, ZeRO stage, the encoder's key
-prefix) and `encoder/` (the encoder's config and tokenizer, no weights). `export_encoder`
+from rank 0, `xstilts.json` (phase, task, round, metrics, ZeRO stage, device and precision,
+the encoder's key prefix) and `encoder/` (the encoder's config and tokenizer, no weights). `export_encoder`
 turns it into a plain Hugging Face encoder directory, consolidating ZeRO shards, and refuses
 to write anything if a single weight is missing or left over.
 """
@@ -48,11 +48,27 @@ def save(
             "phase": cfg.phase,
             "task": cfg.task,
             "zero_stage": cfg.deepspeed.zero_stage,
+            "device": torch.device(engine.device).type,
+            "precision": cfg.deepspeed.resolved_precision(cfg.use_gpu),
             "encoder_prefix": prefix or f"{engine.module.base_model_prefix}.",
             "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))},
+            "master_weight_groups": _master_weight_groups(engine),
             **state,
         }
         (directory / META).write_text(json.dumps(meta, indent=1, sort_keys=True))
+
+
+def _master_weight_groups(engine) -> list[list[str]] | None:
+    """Parameter names of each fp32 master group, where DeepSpeed keeps the masters without ZeRO.
+
+    With bf16/fp16 and ZeRO stage 0, the module's saved weights are the low-precision copies;
+    the fp32 masters are saved by the optimizer wrapper as bare tensors, one group at a time.
+    """
+    groups = getattr(engine.optimizer, "fp16_groups", None)
+    if groups is None or engine.zero_optimization_stage() != 0:
+        return None
+    name_of = {id(p): name for name, p in engine.module.named_parameters()}
+    return [[name_of[id(p)] for p in group] for group in groups]
 
 
 def load(engine, directory: Path) -> dict:
@@ -69,14 +85,40 @@ def read_meta(directory: Path) -> dict:
 def consolidated_state_dict(directory: Path) -> dict[str, torch.Tensor]:
     """Full fp32 weights from any ZeRO stage's checkpoint, on CPU."""
     directory = Path(directory)
-    if read_meta(directory)["zero_stage"] == 0:
+    meta = read_meta(directory)
+    if meta["zero_stage"] == 0:
         states = torch.load(
             directory / TAG / "mp_rank_00_model_states.pt", map_location="cpu", weights_only=False
         )
-        return {k: v.float() for k, v in states["module"].items()}
+        module = states["module"]
+        masters = _stage0_masters(states["optimizer"], meta.get("master_weight_groups"), module)
+        # Tied weights are one tensor under two names in the module's state: both get the master.
+        by_pointer = {module[name].data_ptr(): weight for name, weight in masters.items()}
+        return {
+            k: by_pointer.get(v.data_ptr(), v).float() if v.numel() else v.float()
+            for k, v in module.items()
+        }
     from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
 
     return dict(get_fp32_state_dict_from_zero_checkpoint(str(directory), tag=TAG))
+
+
+def _stage0_masters(optimizer_state, groups, module) -> dict[str, torch.Tensor]:
+    """The fp32 master of each parameter, by name (empty when training ran in fp32)."""
+    if not groups:
+        return {}
+    if "fp32_groups_flat" in optimizer_state:  # the fused wrapper: one flat tensor a group
+        tensors = [
+            flat.split([module[name].numel() for name in names])
+            for names, flat in zip(groups, optimizer_state["fp32_groups_flat"], strict=True)
+        ]
+    else:
+        tensors = optimizer_state["fp32_groups"]
+    return {
+        name: t.reshape(module[name].shape).float()
+        for names, group in zip(groups, tensors, strict=True)
+        for name, t in zip(names, group, strict=True)
+    }
 
 
 def split_state(state: dict[str, torch.Tensor], prefix: str) -> tuple[dict, dict]:

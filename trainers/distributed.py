@@ -1,7 +1,7 @@
 """The few collective operations the loop needs, working with or without Ray Train.
 
-Ray Train sets up the process group on its workers; a plain run gets a one-process gloo
-group so the same DeepSpeed code path runs everywhere.
+Ray Train sets up the process group on its workers; a plain run gets a one-process group (gloo,
+plus NCCL where torch sees a GPU) so the same DeepSpeed code path runs everywhere.
 """
 
 from __future__ import annotations
@@ -22,10 +22,17 @@ def use_environment_extensions() -> None:
     os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(Path(sys.prefix) / "torch_extensions"))
 
 
-def ensure_process_group() -> None:
+def ensure_process_group(gpu: bool = False) -> None:
+    """A process group, and DeepSpeed's accelerator for a run on the GPU (`gpu`) or the CPU.
+
+    DeepSpeed picks CUDA whenever torch sees a GPU, so a CPU trial on a GPU machine (or a test
+    suite mixing both) names its accelerator rather than inheriting the detected one."""
     use_environment_extensions()
+    _use_accelerator(gpu)
     if dist.is_available() and dist.is_initialized():
         return
+    import torch
+
     os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
     os.environ.setdefault("MASTER_PORT", str(_free_port()))
     os.environ.setdefault("RANK", "0")
@@ -34,7 +41,24 @@ def ensure_process_group() -> None:
     os.environ.setdefault("LOCAL_WORLD_SIZE", "1")
     import deepspeed
 
-    deepspeed.init_distributed(dist_backend="gloo", verbose=False)
+    if gpu:
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    # One group serves every later run in this process, CPU or GPU: DeepSpeed caches groups
+    # cloned from it, so it can never be replaced. gloo carries CPU tensors, NCCL CUDA ones.
+    backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
+    deepspeed.init_distributed(dist_backend=backend, verbose=False)
+
+
+def _use_accelerator(gpu: bool) -> None:
+    from deepspeed.accelerator import get_accelerator, set_accelerator
+
+    if get_accelerator().device_name() == ("cuda" if gpu else "cpu"):
+        return
+    if gpu:
+        from deepspeed.accelerator.cuda_accelerator import CUDA_Accelerator as Accelerator
+    else:
+        from deepspeed.accelerator.cpu_accelerator import CPU_Accelerator as Accelerator
+    set_accelerator(Accelerator())
 
 
 def world() -> tuple[int, int]:

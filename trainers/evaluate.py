@@ -49,15 +49,18 @@ def zero_shot(
     windows: Windows | None = None,
     batch_size: int = 64,
     pooling: str = "first",
+    device: str = "cpu",
 ) -> list[dict]:
     """Rows of (language, metric, value, n_examples) over every example of every language.
 
     `windows` must be the target trial's own (`OptimConfig.windows()`): the model was trained
-    and selected on inputs cut that way. None: the defaults."""
+    and selected on inputs cut that way. None: the defaults. The model runs in fp32 on `device`
+    whatever precision it trained in, so a score does not depend on where it was computed."""
     windows = windows or Windows()
     # Label sets read from the data (CCG's supertags) size the head: resolve them first.
     task = resolve_labels(get_task(task_name), data)
     model, tokenizer = load_task_model(model_dir, task, pooling)
+    model.to(device)
     fmt = get_format(task.format, windows)
     rows = []
     for lang in languages:
@@ -66,6 +69,7 @@ def zero_shot(
         predictions: list = []
         for start in range(0, len(features), batch_size):
             batch = fmt.collate(features[start : start + batch_size], tokenizer.pad_token_id)
+            batch = {k: v.to(device) for k, v in batch.items()}
             predictions.extend(fmt.predict(model(batch), batch))
         scores = fmt.score(task, examples, features, predictions, language=lang)
         for metric, value in scores.items():
@@ -92,6 +96,7 @@ def retrieval(
     pooling: str | None = None,
     max_length: int = 512,
     batch_size: int = 64,
+    device: str = "cpu",
 ) -> list[dict]:
     """Rows of (language, metric, value, n_examples) for a retrieval task, straight from an
     encoder (no head): embeddings of one layer, pooled, compared by cosine.
@@ -104,6 +109,7 @@ def retrieval(
     if task.format != "retrieval":
         raise ValueError(f"task {task_name} is not a retrieval task (format {task.format})")
     encoder, tokenizer = load_encoder_dir(model_dir)
+    encoder.to(device)
     depth = getattr(encoder.config, "num_hidden_layers", None) or encoder.config.num_layers
     layer = layer if layer is not None else task.representation.layer_for(depth)
     pooling = pooling or task.representation.pooling

@@ -45,13 +45,14 @@ class Progress:
 
 
 def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
-    ensure_process_group()
+    gpu = on_gpu(cfg)
+    ensure_process_group(gpu)
     rank, world_size = world()
     torch.manual_seed(cfg.seed)
     data = build_data(cfg, rank, world_size)
     model, encoder = _build_model(cfg, data)
     init_print = fingerprint(encoder)
-    engine = _engine(cfg, model, data.total_steps, world_size)
+    engine = build_engine(cfg, model, data.total_steps, world_size, gpu)
 
     progress = Progress()
     with reporter.restore_dir() as restored:
@@ -127,7 +128,15 @@ def _hidden(encoder) -> int:
     return getattr(encoder.config, "hidden_size", None) or encoder.config.d_model
 
 
-def _engine(cfg: TrainConfig, model, total_steps: int, world_size: int):
+def on_gpu(cfg: TrainConfig) -> bool:
+    if cfg.use_gpu and not torch.cuda.is_available():
+        # Ray only places a GPU trial where it reserved a GPU: this is a driver or setup fault.
+        raise RuntimeError("use_gpu is set but torch sees no CUDA device on this worker")
+    return cfg.use_gpu
+
+
+def build_engine(cfg: TrainConfig, model, total_steps: int, world_size: int, gpu: bool):
+    """A DeepSpeed engine over `model`: AdamW without decay on biases/norms, warm-up then decay."""
     import deepspeed
 
     decay, no_decay = [], []
@@ -137,9 +146,8 @@ def _engine(cfg: TrainConfig, model, total_steps: int, world_size: int):
         {"params": decay, "weight_decay": cfg.optim.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
-    on_gpu = cfg.use_gpu and torch.cuda.is_available()
     optimizer = torch.optim.AdamW(
-        groups, lr=cfg.optim.learning_rate, eps=cfg.optim.adam_eps, fused=on_gpu or None
+        groups, lr=cfg.optim.learning_rate, eps=cfg.optim.adam_eps, fused=gpu or None
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: cfg.optim.lr_factor(step, total_steps)
@@ -148,7 +156,7 @@ def _engine(cfg: TrainConfig, model, total_steps: int, world_size: int):
         model=model,
         optimizer=optimizer,
         lr_scheduler=scheduler,
-        config=cfg.deepspeed.engine_config(cfg.optim, world_size, on_gpu),
+        config=cfg.deepspeed.engine_config(cfg.optim, world_size, gpu),
     )
     return engine
 
