@@ -53,6 +53,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_tasks)
 
+    p = sub.add_parser(
+        "score", help="score a prediction file in XTREME's submission format; prints JSON"
+    )
+    p.add_argument("--task", required=True, help="a registered task (see `xstilts tasks`)")
+    p.add_argument("--lang", required=True, help="the language of the predictions")
+    p.add_argument("--pred", required=True, type=Path, help="the prediction file")
+    gold = p.add_mutually_exclusive_group(required=True)
+    gold.add_argument(
+        "--gold", nargs="+", type=Path, help="gold file(s) in the task's release format"
+    )
+    gold.add_argument(
+        "--data-root", type=Path, help="a data root in the XTREME layout (gold read from it)"
+    )
+    p.add_argument("--split", default="test", choices=("dev", "test"), help="with --data-root")
+    p.set_defaults(func=cmd_score)
+
     p = sub.add_parser("demo", help="run the shipped offline demo sweep, then its report")
     p.add_argument("--out", type=Path, default=Path("runs/demo"))
     p.set_defaults(func=cmd_demo)
@@ -63,6 +79,26 @@ def cmd_tasks(args) -> int:
     from sweep.task_list import task_lines
 
     print("\n".join(task_lines(args.json)))
+    return 0
+
+
+def cmd_score(args) -> int:
+    import json
+
+    from sweep.scoring import score
+    from trainers.data.examples import DataError
+    from trainers.tasks import REGISTRY
+
+    if args.task not in REGISTRY:
+        raise UsageError(f"--task: unknown task {args.task!r}; `xstilts tasks` lists them")
+    try:
+        result = score(
+            args.task, args.lang, args.pred, gold=args.gold, data_root=args.data_root,
+            split=args.split,
+        )  # fmt: skip
+    except DataError as err:
+        raise UsageError(str(err)) from None
+    print(json.dumps(result, indent=1, ensure_ascii=False))
     return 0
 
 

@@ -211,7 +211,7 @@ def top1_accuracy(
     return sum(t[0] in g for t, g in zip(top, golds, strict=True)) / len(golds)
 
 
-def _average_precision(ranked: Sequence[int], gold: Collection[int], k: int) -> float:
+def average_precision(ranked: Sequence[int], gold: Collection[int], k: int) -> float:
     # LAReQA's AP@k: precision at each hit within the top k, over min(|gold|, k).
     hits, total = 0, 0.0
     for rank, cand in enumerate(ranked[:k], start=1):
@@ -221,7 +221,7 @@ def _average_precision(ranked: Sequence[int], gold: Collection[int], k: int) -> 
     return total / min(len(gold), k)
 
 
-def _reciprocal_rank(ranked: Sequence[int], gold: Collection[int], k: int) -> float:
+def reciprocal_rank(ranked: Sequence[int], gold: Collection[int], k: int) -> float:
     return next((1.0 / r for r, c in enumerate(ranked[:k], start=1) if c in gold), 0.0)
 
 
@@ -233,7 +233,7 @@ def map_at_k(
 ) -> float:
     """Mean average precision at k (LAReQA, Mewsli-X); gold holds candidate indices."""
     top, golds = _ranked(query_emb, cand_emb, gold, k)
-    return sum(_average_precision(t, g, k) for t, g in zip(top, golds, strict=True)) / len(golds)
+    return sum(average_precision(t, g, k) for t, g in zip(top, golds, strict=True)) / len(golds)
 
 
 def mrr_at_k(
@@ -244,7 +244,7 @@ def mrr_at_k(
 ) -> float:
     """Mean reciprocal rank of the first gold candidate within the top k (0 if none)."""
     top, golds = _ranked(query_emb, cand_emb, gold, k)
-    return sum(_reciprocal_rank(t, g, k) for t, g in zip(top, golds, strict=True)) / len(golds)
+    return sum(reciprocal_rank(t, g, k) for t, g in zip(top, golds, strict=True)) / len(golds)
 
 
 def gold_indices(retrieval_set: RetrievalSet) -> list[frozenset[int]]:
@@ -288,7 +288,7 @@ def score_retrieval(
         top, golds = _ranked(query_emb, cand_emb, gold, 20)
         pairs = list(zip(top, golds, strict=True))
         return {
-            "map@20": sum(_average_precision(t, g, 20) for t, g in pairs) / len(pairs),
-            "mrr@20": sum(_reciprocal_rank(t, g, 20) for t, g in pairs) / len(pairs),
+            "map@20": sum(average_precision(t, g, 20) for t, g in pairs) / len(pairs),
+            "mrr@20": sum(reciprocal_rank(t, g, 20) for t, g in pairs) / len(pairs),
         }
     raise ValueError(f"unknown retrieval kind {kind!r}; known: {KINDS}")

@@ -104,22 +104,24 @@ class TaggingFormat:
         for feature, tags in zip(features, predictions, strict=True):
             for word, tag in zip(feature["words"], tags, strict=True):
                 predicted[feature["example"]][word] = task.labels[tag]
-        gold = [list(e.tags) for e in examples]
         if any(tag is None for sent in predicted for tag in sent):
             raise AssertionError("a word was never predicted: the windows must cover every word")
-        total = sum(len(s) for s in gold)
-        correct = sum(
-            p == g
-            for ps, gs in zip(predicted, gold, strict=True)
-            for p, g in zip(ps, gs, strict=True)
-        )
-        # Imported here: seqeval pulls in scikit-learn (~1.5 s), which every Ray worker would
-        # otherwise pay at start-up whatever its task.
-        from seqeval.metrics import f1_score
+        return tagging_scores([list(e.tags) for e in examples], predicted)
 
-        with warnings.catch_warnings():
-            # seqeval warns that UPOS tags are not IOB entity tags; XTREME scores POS with it
-            # all the same (each run of one tag is a chunk), and so do we, for comparability.
-            warnings.simplefilter("ignore", UserWarning)
-            f1 = float(f1_score(gold, predicted))
-        return {"f1": f1, "token_accuracy": correct / total}
+
+def tagging_scores(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> dict:
+    """{"f1": seqeval's span F1, "token_accuracy"} over every word of every sentence."""
+    total = sum(len(s) for s in gold)
+    correct = sum(
+        p == g for ps, gs in zip(predicted, gold, strict=True) for p, g in zip(ps, gs, strict=True)
+    )
+    # Imported here: seqeval pulls in scikit-learn (~1.5 s), which every Ray worker would
+    # otherwise pay at start-up whatever its task.
+    from seqeval.metrics import f1_score
+
+    with warnings.catch_warnings():
+        # seqeval warns that UPOS tags are not IOB entity tags; XTREME scores POS with it
+        # all the same (each run of one tag is a chunk), and so do we, for comparability.
+        warnings.simplefilter("ignore", UserWarning)
+        f1 = float(f1_score([list(s) for s in gold], [list(s) for s in predicted]))
+    return {"f1": f1, "token_accuracy": correct / total}
