@@ -194,3 +194,25 @@ def test_a_bf16_trial_hands_on_its_fp32_master_weights(benchmark, pretrained, tm
     assert fingerprint(load_encoder_dir(exported)[0]) == consolidated_encoder_fingerprint(
         checkpoint
     )
+
+
+@pytest.mark.parametrize(("task", "metric"), [("synth_pawsx", "accuracy"), ("synth_panx", "f1")])
+def test_the_synthetic_paraphrase_and_entity_targets_train_and_transfer(
+    benchmark, pretrained, tmp_path, task, metric
+):
+    cfg = finetune(benchmark, pretrained, "target", task, rounds=1, examples=64)
+    checkpoint = run(cfg, tmp_path).checkpoints[-1]
+    exported = export_encoder(checkpoint, tmp_path / "export")
+    rows = zero_shot(exported, task, ("en", "qab"), cfg.data, windows=Windows(max_length=48))
+    scored = {r["language"]: r for r in rows if r["metric"] == metric}
+    assert set(scored) == {"en", "qab"}
+    assert all(0.0 <= r["value"] <= 1.0 and r["n_examples"] == 400 for r in scored.values())
+
+
+def test_synthetic_bitext_mining_scores_every_language_from_the_encoder(benchmark, pretrained):
+    from trainers.evaluate import retrieval
+
+    rows = retrieval(pretrained, "synth_bucc", ("qaa", "qac"), config(benchmark).data)
+    f1 = {r["language"]: r["value"] for r in rows if r["metric"] == "f1"}
+    assert set(f1) == {"qaa", "qac"} and all(0.0 <= v <= 1.0 for v in f1.values())
+    assert {r["n_examples"] for r in rows} == {450}

@@ -22,11 +22,12 @@ from pathlib import Path
 from trainers.synth.corpus import corpus_lines, parallel_sentences, tagged_sentences
 from trainers.synth.grammar import Tagged
 from trainers.synth.languages import ENGLISH, LANGUAGES
+from trainers.synth.more_tasks import bitext, entity_sentences, paraphrase_pairs, render
 from trainers.synth.nli import mnli_records, xnli_pairs
 from trainers.synth.tokenizer import train_tokenizer
 
 # Bump whenever the output for a given seed changes, so stale copies are regenerated.
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 
 CORPUS_LINES_EN = 20_000  # other languages get their `corpus_fraction` of this
 VOCAB_SIZE = 2_000
@@ -35,6 +36,10 @@ MNLI_SIZES = {"train": 3_000, "dev": 500}
 XNLI_SIZES = {"train": 600, "dev": 200, "test": 400}
 UDPOS_SIZES = {"train": 1_000, "dev": 200, "test": 400}
 TATOEBA_SIZE = 300
+PAWSX_SIZES = {"train": 600, "dev": 200, "test": 400}
+PANX_SIZES = {"train": 1_000, "dev": 200, "test": 400}
+# Per language: translated pairs, and untranslated sentences on each side.
+BUCC_SIZES = {"dev": (50, 100), "test": (150, 300)}
 
 
 def _rng(seed: int, stream: str) -> random.Random:
@@ -58,6 +63,10 @@ def generate(out_dir: Path | str, *, seed: int = 0) -> Path:
     _write_xnli(out / "synth_xnli", seed)
     _write_udpos(out / "synth_udpos", seed)
     _write_tatoeba(out / "synth_tatoeba", seed)
+    # Added in version 3 on streams of their own: the files above are unchanged.
+    _write_pawsx(out / "synth_pawsx", seed)
+    _write_panx(out / "synth_panx", seed)
+    _write_bucc(out / "synth_bucc", seed)
     vocab = train_tokenizer(
         (line for lines in corpora.values() for line in lines), out / "tokenizer", VOCAB_SIZE
     )
@@ -111,6 +120,46 @@ def _write_tatoeba(task_dir: Path, seed: int) -> None:
         _write_lines(task_dir / f"tatoeba.{code}-eng.eng", sides["en"])
 
 
+def _write_pawsx(task_dir: Path, seed: int) -> None:
+    for split, size in PAWSX_SIZES.items():
+        pairs = paraphrase_pairs(_rng(seed, f"pawsx:{split}"), size)
+        # Like PAWS-X, dev and test are the same pairs in every language; train is English.
+        for code, lang in LANGUAGES.items() if split != "train" else [("en", ENGLISH)]:
+            rows = [f"{render(lang, a)}\t{render(lang, b)}\t{label}" for a, b, label in pairs]
+            _write_lines(task_dir / f"{split}-{code}.tsv", rows)
+
+
+def _write_panx(task_dir: Path, seed: int) -> None:
+    for code, lang in LANGUAGES.items():
+        for split in ("train", "dev", "test") if code == "en" else ("dev", "test"):
+            sentences = entity_sentences(
+                _rng(seed, f"panx:{split}:{code}"), lang, PANX_SIZES[split]
+            )
+            _write_lines(task_dir / f"{split}-{code}.tsv", _conll_lines(sentences))
+
+
+def _write_bucc(task_dir: Path, seed: int) -> None:
+    """BUCC 2018's files: `id<TAB>sentence` per side and `source id<TAB>English id` gold."""
+    for code, lang in LANGUAGES.items():
+        if code == "en":
+            continue
+        for split, (pairs, distractors) in BUCC_SIZES.items():
+            source, english, gold = bitext(
+                _rng(seed, f"bucc:{split}:{code}"), lang, pairs, distractors
+            )
+            stem = task_dir / f"{code}-en.{split}"
+            _write_lines(stem.with_name(f"{stem.name}.{code}"), [
+                f"{code}-{i:09d}\t{text}" for i, text in enumerate(source)
+            ])  # fmt: skip
+            _write_lines(stem.with_name(f"{stem.name}.en"), [
+                f"en-{i:09d}\t{text}" for i, text in enumerate(english)
+            ])  # fmt: skip
+            _write_lines(
+                stem.with_name(f"{stem.name}.gold"),
+                [f"{code}-{s:09d}\ten-{e:09d}" for s, e in gold],
+            )
+
+
 def _conll_lines(sentences: list[Tagged]) -> list[str]:
     lines: list[str] = []
     for sentence in sentences:
@@ -146,6 +195,9 @@ def _write_manifest(out: Path, seed: int, vocab_size: int) -> None:
             "synth_mnli": MNLI_SIZES,
             "synth_xnli": XNLI_SIZES,
             "synth_udpos": UDPOS_SIZES,
+            "synth_pawsx": PAWSX_SIZES,
+            "synth_panx": PANX_SIZES,
+            "synth_bucc": {split: sum(sizes) for split, sizes in BUCC_SIZES.items()},
         },
         "tokenizer": {"model": "BPE", "vocab_size": vocab_size},
         "files": files,

@@ -1,9 +1,12 @@
 """The project's synthetic benchmark tasks (written by `trainers.synth`), in real on-disk formats.
 
-They read exactly like their real counterparts (MultiNLI jsonl, XTREME's XNLI TSV and UD-POS
-token/tag files), so the offline demo exercises the same readers a cluster run uses.
+They read exactly like their real counterparts (MultiNLI jsonl, XTREME's XNLI, PAWS-X, UD-POS and
+PAN-X files, LASER's Tatoeba and BUCC 2018's files), so the offline demo exercises the same
+readers a cluster run uses.
 """
 
+from trainers.tasks.panx import PANX_TAGS
+from trainers.tasks.pawsx import PAWSX_LABELS
 from trainers.tasks.registry import LocalFiles, Representation, Task
 
 SYNTH_LANGUAGES = ("en", "qaa", "qab", "qac")
@@ -94,4 +97,63 @@ SYNTH_TATOEBA = Task(
     representation=Representation(layer=14, reference_layers=24, pooling="mean"),
 )
 
-TASKS = (SYNTH_MNLI, SYNTH_XNLI, SYNTH_UDPOS, SYNTH_TATOEBA)
+SYNTH_PAWSX = Task(
+    name="synth_pawsx",
+    format="classification",
+    reader="pawsx_tsv",
+    labels=PAWSX_LABELS,
+    metric="accuracy",
+    languages=SYNTH_LANGUAGES,
+    roles=("target",),
+    local=LocalFiles(
+        train="synth_pawsx/train-en.tsv",
+        dev="synth_pawsx/dev-{lang}.tsv",
+        test="synth_pawsx/test-{lang}.tsv",
+    ),
+    description="synthetic paraphrase pairs of identical words (XTREME PAWS-X layout)",
+)
+
+SYNTH_PANX = Task(
+    name="synth_panx",
+    format="tagging",
+    reader="panx_tsv",
+    labels=PANX_TAGS,
+    metric="f1",
+    languages=SYNTH_LANGUAGES,
+    roles=("target",),
+    local=LocalFiles(
+        train="synth_panx/train-en.tsv",
+        dev="synth_panx/dev-{lang}.tsv",
+        test="synth_panx/test-{lang}.tsv",
+    ),
+    description="synthetic named entities, people and places in IOB2 (XTREME PAN-X layout)",
+)
+
+
+def _bucc(split: str) -> tuple[str, ...]:
+    return tuple(f"synth_bucc/{{lang}}-en.{split}.{side}" for side in ("{lang}", "en", "gold"))
+
+
+SYNTH_BUCC = Task(
+    name="synth_bucc",
+    format="retrieval",
+    reader="bucc",
+    labels=(),
+    metric="f1",
+    languages=tuple(lang for lang in SYNTH_LANGUAGES if lang != "en"),
+    roles=("target",),
+    local=LocalFiles(train=None, dev=_bucc("dev"), test=_bucc("test")),
+    description="synthetic bitext mining against English (BUCC 2018 layout)",
+    needs_training=False,
+    representation=Representation(layer=14, reference_layers=24, pooling="mean"),
+)
+
+TASKS = (
+    SYNTH_MNLI,
+    SYNTH_XNLI,
+    SYNTH_UDPOS,
+    SYNTH_TATOEBA,
+    SYNTH_PAWSX,
+    SYNTH_PANX,
+    SYNTH_BUCC,
+)
