@@ -13,7 +13,13 @@ import pytest
 
 from trainers.config import DataConfig
 from trainers.data.source import load_examples
-from trainers.synth.generator import BUCC_SIZES, PANX_SIZES, PAWSX_SIZES
+from trainers.synth.generator import (
+    BUCC_SIZES,
+    PANX_SIZES,
+    PAWSX_SIZES,
+    SQUAD_SIZES,
+    XQUAD_SIZES,
+)
 from trainers.tasks import get_task
 
 LANGS = ("en", "qaa", "qab", "qac")
@@ -85,3 +91,25 @@ def test_bucc_gold_pairs_hide_among_untranslated_sentences(data):
 def test_bucc_ids_follow_the_release_naming(benchmark):
     first = (Path(benchmark) / "synth_bucc" / "qab-en.test.qab").read_text().splitlines()[0]
     assert first.split("\t")[0] == "qab-000000000"
+
+
+def test_squad_has_a_third_unanswerable_questions_and_exact_answer_offsets(data):
+    # The reader itself rejects an answer_start that does not point at the answer text.
+    for split, size in SQUAD_SIZES.items():
+        examples = load_examples(get_task("synth_squad"), split, "en", data)
+        assert len(examples) == size
+        unanswerable = sum(not e.answers for e in examples) / size
+        assert 0.28 < unanswerable < 0.38
+        for e in examples:
+            assert e.question.count("?") == 1
+            assert all(e.context[a.start : a.start + len(a.text)] == a.text for a in e.answers)
+
+
+def test_xquad_asks_the_same_answerable_questions_in_every_language(data):
+    ids = {}
+    for lang in LANGS:
+        examples = load_examples(get_task("synth_xquad"), "test", lang, data)
+        assert len(examples) == XQUAD_SIZES["test"] and all(e.answers for e in examples)
+        ids[lang] = [e.qid for e in examples]
+    assert all(ids[lang] == ids["en"] for lang in LANGS)
+    assert len(load_examples(get_task("synth_xquad"), "train", "en", data)) == XQUAD_SIZES["train"]

@@ -24,6 +24,7 @@ from trainers.synth.grammar import Tagged
 from trainers.synth.languages import ENGLISH, LANGUAGES
 from trainers.synth.more_tasks import bitext, entity_sentences, paraphrase_pairs, render
 from trainers.synth.nli import mnli_records, xnli_pairs
+from trainers.synth.qa import UNANSWERABLE_RATE, documents, squad_paragraph
 from trainers.synth.tokenizer import train_tokenizer
 
 # Bump whenever the output for a given seed changes, so stale copies are regenerated.
@@ -40,6 +41,8 @@ PAWSX_SIZES = {"train": 600, "dev": 200, "test": 400}
 PANX_SIZES = {"train": 1_000, "dev": 200, "test": 400}
 # Per language: translated pairs, and untranslated sentences on each side.
 BUCC_SIZES = {"dev": (50, 100), "test": (150, 300)}
+SQUAD_SIZES = {"train": 2_000, "dev": 300}  # questions, a third of them unanswerable
+XQUAD_SIZES = {"train": 1_000, "dev": 200, "test": 300}  # all answerable
 
 
 def _rng(seed: int, stream: str) -> random.Random:
@@ -67,6 +70,8 @@ def generate(out_dir: Path | str, *, seed: int = 0) -> Path:
     _write_pawsx(out / "synth_pawsx", seed)
     _write_panx(out / "synth_panx", seed)
     _write_bucc(out / "synth_bucc", seed)
+    _write_squad(out / "synth_squad", seed)
+    _write_xquad(out / "synth_xquad", seed)
     vocab = train_tokenizer(
         (line for lines in corpora.values() for line in lines), out / "tokenizer", VOCAB_SIZE
     )
@@ -160,6 +165,34 @@ def _write_bucc(task_dir: Path, seed: int) -> None:
             )
 
 
+def _write_squad(task_dir: Path, seed: int) -> None:
+    for split, size in SQUAD_SIZES.items():
+        docs = documents(_rng(seed, f"squad:{split}"), size, UNANSWERABLE_RATE)
+        _write_squad_json(task_dir / f"{split}-v2.0.json", ENGLISH, docs, "v2.0", split)
+
+
+def _write_xquad(task_dir: Path, seed: int) -> None:
+    """SQuAD v1.1-style English train/dev, and XQuAD's test: the same documents and questions
+    in every language."""
+    for split in ("train", "dev"):
+        docs = documents(_rng(seed, f"xquad:{split}"), XQUAD_SIZES[split], 0.0)
+        _write_squad_json(task_dir / f"{split}-v1.1.json", ENGLISH, docs, "1.1", split)
+    docs = documents(_rng(seed, "xquad:test"), XQUAD_SIZES["test"], 0.0)
+    for code, lang in LANGUAGES.items():
+        _write_squad_json(task_dir / f"xquad.{code}.json", lang, docs, "1.1", "test")
+
+
+def _write_squad_json(path: Path, lang, docs, version: str, split: str) -> None:
+    paragraphs = [squad_paragraph(lang, doc, f"{split}-{n}") for n, doc in enumerate(docs)]
+    if version != "v2.0":  # SQuAD v1.1 and XQuAD carry no is_impossible key
+        for paragraph in paragraphs:
+            for qa in paragraph["qas"]:
+                del qa["is_impossible"]
+    article = {"title": f"synthetic-{split}", "paragraphs": paragraphs}
+    doc = {"version": version, "data": [article]}
+    _write_lines(path, [json.dumps(doc, ensure_ascii=False, sort_keys=True)])
+
+
 def _conll_lines(sentences: list[Tagged]) -> list[str]:
     lines: list[str] = []
     for sentence in sentences:
@@ -198,6 +231,8 @@ def _write_manifest(out: Path, seed: int, vocab_size: int) -> None:
             "synth_pawsx": PAWSX_SIZES,
             "synth_panx": PANX_SIZES,
             "synth_bucc": {split: sum(sizes) for split, sizes in BUCC_SIZES.items()},
+            "synth_squad": SQUAD_SIZES,
+            "synth_xquad": XQUAD_SIZES,
         },
         "tokenizer": {"model": "BPE", "vocab_size": vocab_size},
         "files": files,

@@ -148,6 +148,38 @@ SYNTH_BUCC = Task(
     representation=Representation(layer=14, reference_layers=24, pooling="mean"),
 )
 
+SYNTH_SQUAD = Task(
+    name="synth_squad",
+    format="span_qa_v2",
+    reader="squad_json",
+    labels=(),
+    metric="f1",
+    languages=("en",),
+    roles=("intermediate",),
+    local=LocalFiles(
+        train="synth_squad/train-v2.0.json",
+        dev="synth_squad/dev-v2.0.json",
+        test="synth_squad/dev-v2.0.json",
+    ),
+    description="synthetic cloze QA with unanswerable questions (SQuAD 2.0 format)",
+)
+
+SYNTH_XQUAD = Task(
+    name="synth_xquad",
+    format="span_qa",
+    reader="squad_json",
+    labels=(),
+    metric="f1",
+    languages=SYNTH_LANGUAGES,
+    roles=("target",),
+    local=LocalFiles(
+        train="synth_xquad/train-v1.1.json",
+        dev="synth_xquad/dev-v1.1.json",
+        test="synth_xquad/xquad.{lang}.json",
+    ),
+    description="synthetic cross-lingual cloze QA (SQuAD v1.1 train, XQuAD-style test)",
+)
+
 TASKS = (
     SYNTH_MNLI,
     SYNTH_XNLI,
@@ -156,4 +188,6 @@ TASKS = (
     SYNTH_PAWSX,
     SYNTH_PANX,
     SYNTH_BUCC,
+    SYNTH_SQUAD,
+    SYNTH_XQUAD,
 )
