@@ -197,9 +197,15 @@ def test_a_bf16_trial_hands_on_its_fp32_master_weights(benchmark, pretrained, tm
 
 
 @pytest.mark.parametrize(
-    ("task", "metric"), [("synth_pawsx", "accuracy"), ("synth_panx", "f1"), ("synth_xquad", "f1")]
+    ("task", "metric"),
+    [
+        ("synth_pawsx", "accuracy"),
+        ("synth_panx", "f1"),
+        ("synth_xquad", "f1"),
+        ("synth_xcopa", "accuracy"),
+    ],
 )
-def test_the_synthetic_paraphrase_entity_and_qa_targets_train_and_transfer(
+def test_every_synthetic_target_format_trains_and_transfers(
     benchmark, pretrained, tmp_path, task, metric
 ):
     cfg = finetune(benchmark, pretrained, "target", task, rounds=1, examples=64)
@@ -227,3 +233,11 @@ def test_synthetic_squad_trains_as_an_intermediate_task_with_unanswerable_questi
     (history,) = run(cfg, tmp_path).history
     assert history["dev/n_examples"] == 300
     assert 0.0 <= history["dev/exact"] <= history["dev/f1"] <= 1.0
+
+
+def test_synthetic_hellaswag_trains_as_a_four_way_intermediate_task(
+    benchmark, pretrained, tmp_path
+):
+    cfg = finetune(benchmark, pretrained, "intermediate", "synth_hellaswag", rounds=1, examples=64)
+    (history,) = run(cfg, tmp_path).history
+    assert history["dev/n_examples"] == 300 and 0.0 <= history["dev/accuracy"] <= 1.0

@@ -18,6 +18,7 @@ from trainers.synth.generator import (
     PANX_SIZES,
     PAWSX_SIZES,
     SQUAD_SIZES,
+    XCOPA_SIZES,
     XQUAD_SIZES,
 )
 from trainers.tasks import get_task
@@ -113,3 +114,19 @@ def test_xquad_asks_the_same_answerable_questions_in_every_language(data):
         ids[lang] = [e.qid for e in examples]
     assert all(ids[lang] == ids["en"] for lang in LANGS)
     assert len(load_examples(get_task("synth_xquad"), "train", "en", data)) == XQUAD_SIZES["train"]
+
+
+def test_hellaswag_items_have_four_distinct_endings_and_spread_answers(data):
+    examples = load_examples(get_task("synth_hellaswag"), "train", "en", data)
+    assert all(len(set(e.choices)) == 4 for e in examples)
+    answers = Counter(e.label for e in examples)
+    assert set(answers) == {0, 1, 2, 3} and min(answers.values()) > len(examples) / 5
+
+
+def test_xcopa_asks_the_same_items_in_every_language(data):
+    labels = {
+        lang: [e.label for e in load_examples(get_task("synth_xcopa"), "test", lang, data)]
+        for lang in LANGS
+    }
+    assert all(labels[lang] == labels["en"] for lang in LANGS)
+    assert len(labels["en"]) == XCOPA_SIZES["test"] and 0.4 < sum(labels["en"]) / 400 < 0.6

@@ -22,7 +22,13 @@ from pathlib import Path
 from trainers.synth.corpus import corpus_lines, parallel_sentences, tagged_sentences
 from trainers.synth.grammar import Tagged
 from trainers.synth.languages import ENGLISH, LANGUAGES
-from trainers.synth.more_tasks import bitext, entity_sentences, paraphrase_pairs, render
+from trainers.synth.more_tasks import (
+    bitext,
+    choice_items,
+    entity_sentences,
+    paraphrase_pairs,
+    render,
+)
 from trainers.synth.nli import mnli_records, xnli_pairs
 from trainers.synth.qa import UNANSWERABLE_RATE, documents, squad_paragraph
 from trainers.synth.tokenizer import train_tokenizer
@@ -43,6 +49,8 @@ PANX_SIZES = {"train": 1_000, "dev": 200, "test": 400}
 BUCC_SIZES = {"dev": (50, 100), "test": (150, 300)}
 SQUAD_SIZES = {"train": 2_000, "dev": 300}  # questions, a third of them unanswerable
 XQUAD_SIZES = {"train": 1_000, "dev": 200, "test": 300}  # all answerable
+HELLASWAG_SIZES = {"train": 2_000, "val": 300}  # four endings each
+XCOPA_SIZES = {"train": 600, "val": 100, "test": 400}  # two choices each
 
 
 def _rng(seed: int, stream: str) -> random.Random:
@@ -72,6 +80,8 @@ def generate(out_dir: Path | str, *, seed: int = 0) -> Path:
     _write_bucc(out / "synth_bucc", seed)
     _write_squad(out / "synth_squad", seed)
     _write_xquad(out / "synth_xquad", seed)
+    _write_hellaswag(out / "synth_hellaswag", seed)
+    _write_xcopa(out / "synth_xcopa", seed)
     vocab = train_tokenizer(
         (line for lines in corpora.values() for line in lines), out / "tokenizer", VOCAB_SIZE
     )
@@ -82,8 +92,7 @@ def generate(out_dir: Path | str, *, seed: int = 0) -> Path:
 def _write_mnli(task_dir: Path, seed: int) -> None:
     for split, name in (("train", "train"), ("dev", "dev_matched")):
         records = mnli_records(_rng(seed, f"mnli:{split}"), MNLI_SIZES[split], split)
-        lines = [json.dumps(r, ensure_ascii=False, sort_keys=True) for r in records]
-        _write_lines(task_dir / f"multinli_1.0_{name}.jsonl", lines)
+        _write_jsonl(task_dir / f"multinli_1.0_{name}.jsonl", records)
 
 
 def _write_xnli(task_dir: Path, seed: int) -> None:
@@ -193,6 +202,45 @@ def _write_squad_json(path: Path, lang, docs, version: str, split: str) -> None:
     _write_lines(path, [json.dumps(doc, ensure_ascii=False, sort_keys=True)])
 
 
+def _write_hellaswag(task_dir: Path, seed: int) -> None:
+    for split, size in HELLASWAG_SIZES.items():
+        rows = [
+            {
+                "ctx": render(ENGLISH, premise),
+                "endings": [render(ENGLISH, [o]) for o in options],
+                "label": answer,
+                "ind": n,
+            }
+            for n, (premise, options, answer) in enumerate(
+                choice_items(_rng(seed, f"hellaswag:{split}"), size, 4)
+            )
+        ]
+        _write_jsonl(task_dir / f"hellaswag_{split}.jsonl", rows)
+
+
+def _write_xcopa(task_dir: Path, seed: int) -> None:
+    """COPA's English train, and XCOPA's val and test: the same items in every language."""
+    for split, size in XCOPA_SIZES.items():
+        items = choice_items(_rng(seed, f"xcopa:{split}"), size, 2)
+        for code, lang in LANGUAGES.items() if split != "train" else [("en", ENGLISH)]:
+            rows = [
+                {
+                    "premise": render(lang, premise),
+                    "choice1": render(lang, [options[0]]),
+                    "choice2": render(lang, [options[1]]),
+                    "question": "effect",
+                    "label": answer,
+                    "idx": n,
+                }
+                for n, (premise, options, answer) in enumerate(items)
+            ]
+            _write_jsonl(task_dir / f"{split}-{code}.jsonl", rows)
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    _write_lines(path, [json.dumps(r, ensure_ascii=False, sort_keys=True) for r in rows])
+
+
 def _conll_lines(sentences: list[Tagged]) -> list[str]:
     lines: list[str] = []
     for sentence in sentences:
@@ -233,6 +281,8 @@ def _write_manifest(out: Path, seed: int, vocab_size: int) -> None:
             "synth_bucc": {split: sum(sizes) for split, sizes in BUCC_SIZES.items()},
             "synth_squad": SQUAD_SIZES,
             "synth_xquad": XQUAD_SIZES,
+            "synth_hellaswag": HELLASWAG_SIZES,
+            "synth_xcopa": XCOPA_SIZES,
         },
         "tokenizer": {"model": "BPE", "vocab_size": vocab_size},
         "files": files,

@@ -1,4 +1,5 @@
-"""Paraphrase pairs (synth_pawsx), named entities (synth_panx) and bitext mining (synth_bucc).
+"""Paraphrase pairs (synth_pawsx), named entities (synth_panx), bitext mining (synth_bucc) and
+multiple choice (synth_hellaswag, synth_xcopa).
 
 - Paraphrases follow PAWS: both sentences of every pair hold the same words. A paraphrase
   reorders two conjoined clauses; a non-paraphrase also swaps the subject and object of one
@@ -6,6 +7,8 @@
 - Entities are people (names, sometimes with a surname: B-PER I-PER) and places (the noun of
   a place phrase: B-LOC), tagged IOB2 in each language's own word order and morphology.
 - BUCC pairs hide translations among sentences that have none on the other side.
+- A multiple-choice item asks which option follows from the premise: one restates a premise
+  fact, the others contradict it or state facts it never mentions (NLI's theory, as choices).
 """
 
 from __future__ import annotations
@@ -14,8 +17,16 @@ import random
 from dataclasses import replace
 
 from trainers.synth.corpus import POS_RATES, parallel_sentences, sample_sentence
-from trainers.synth.grammar import Clause, NounPhrase, Rates, sample_clause, sample_subject
+from trainers.synth.grammar import (
+    Clause,
+    NounPhrase,
+    Rates,
+    sample_clause,
+    sample_subject,
+    without_modifiers,
+)
 from trainers.synth.languages import ENGLISH, Language
+from trainers.synth.nli import PREMISE_RATES, contradict, new_fact
 
 PARAPHRASE, NOT_PARAPHRASE = "1", "0"
 ANIMATE = Rates(pronoun=0.0, animal_subject=0.5, adjective=0.3, negated=0.15, place=0.3)
@@ -102,3 +113,29 @@ def bitext(
     english_at = {old: new for new, old in enumerate(english_order)}
     gold = sorted((source_at[i], english_at[i]) for i in range(pairs))
     return [source[i] for i in source_order], [english[i] for i in english_order], gold
+
+
+def choice_items(
+    rng: random.Random, n: int, choices: int
+) -> list[tuple[list[Clause], list[Clause], int]]:
+    """`n` (premise clauses, option clauses, index of the option the premise entails)."""
+    items = []
+    while len(items) < n:
+        premise: list[Clause] = []
+        used: set[str] = set()
+        for _ in range(rng.choice((1, 2))):
+            clause = sample_clause(rng, PREMISE_RATES, avoid=used)
+            premise.append(clause)
+            used |= clause.lemmas()
+        target = rng.choice(premise)
+        right = replace(target, adverb=None) if target.negated else without_modifiers(target, rng)
+        wrong: list[Clause] = []
+        for _ in range(20 * choices):  # distinct options only; retry the item if none come
+            option = contradict(target, rng) if rng.random() < 0.5 else new_fact(target, used, rng)
+            if option != right and option not in wrong:
+                wrong.append(option)
+            if len(wrong) == choices - 1:
+                answer = rng.randrange(choices)
+                items.append((premise, wrong[:answer] + [right] + wrong[answer:], answer))
+                break
+    return items

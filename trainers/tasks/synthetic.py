@@ -180,6 +180,40 @@ SYNTH_XQUAD = Task(
     description="synthetic cross-lingual cloze QA (SQuAD v1.1 train, XQuAD-style test)",
 )
 
+SYNTH_HELLASWAG = Task(
+    name="synth_hellaswag",
+    format="multiple_choice",
+    reader="hellaswag_jsonl",
+    labels=(),
+    num_choices=4,
+    metric="accuracy",
+    languages=("en",),
+    roles=("intermediate",),
+    local=LocalFiles(
+        train="synth_hellaswag/hellaswag_train.jsonl",
+        dev="synth_hellaswag/hellaswag_val.jsonl",
+        test="synth_hellaswag/hellaswag_val.jsonl",
+    ),
+    description="synthetic four-way choice of the ending a context entails (HellaSwag format)",
+)
+
+SYNTH_XCOPA = Task(
+    name="synth_xcopa",
+    format="multiple_choice",
+    reader="copa_jsonl",
+    labels=(),
+    num_choices=2,
+    metric="accuracy",
+    languages=SYNTH_LANGUAGES,
+    roles=("target",),
+    local=LocalFiles(
+        train="synth_xcopa/train-en.jsonl",
+        dev="synth_xcopa/val-{lang}.jsonl",
+        test="synth_xcopa/test-{lang}.jsonl",
+    ),
+    description="synthetic two-way choice, the same items in every language (XCOPA layout)",
+)
+
 TASKS = (
     SYNTH_MNLI,
     SYNTH_XNLI,
@@ -190,4 +224,6 @@ TASKS = (
     SYNTH_BUCC,
     SYNTH_SQUAD,
     SYNTH_XQUAD,
+    SYNTH_HELLASWAG,
+    SYNTH_XCOPA,
 )
