@@ -133,3 +133,22 @@ def test_xtreme_r_adds_its_languages_and_refuses_tasks_it_dropped(tmp_path):
     spec["phases"]["target"]["tasks"] = ["pawsx"]
     with pytest.raises(ValueError, match="'pawsx' is not part of xtreme-r"):
         SweepSpec.model_validate(spec)
+
+
+def test_the_full_demo_plan_covers_an_intermediate_task_and_a_target_of_every_format():
+    from trainers.tasks import get_task
+
+    plan = expand(load_spec("full-demo"))
+    assert (len(plan.pretrain), len(plan.intermediate), len(plan.target)) == (1, 4, 30)
+    assert len(plan.retrieval) == 5 * 2
+    intermediate = {get_task(t).format for t in plan.intermediate_configs() if t != "none"}
+    assert intermediate == {"classification", "span_qa_v2", "multiple_choice", "tagging"}
+    targets = {t.task for t in plan.target} | {task for _, task in plan.retrieval}
+    assert {get_task(t).format for t in targets} == {
+        "classification",
+        "tagging",
+        "span_qa",
+        "multiple_choice",
+        "retrieval",
+    }
+    assert len(targets) == 8

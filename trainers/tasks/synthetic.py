@@ -31,6 +31,16 @@ UPOS = (
     "X",
 )
 
+
+def xtreme_layout(directory: str, dev: str = "dev", ext: str = "tsv") -> LocalFiles:
+    """XTREME's target layout: English train, dev and test files per language."""
+    return LocalFiles(
+        train=f"{directory}/train-en.{ext}",
+        dev=f"{directory}/{dev}-{{lang}}.{ext}",
+        test=f"{directory}/test-{{lang}}.{ext}",
+    )
+
+
 SYNTH_MNLI = Task(
     name="synth_mnli",
     format="classification",
@@ -55,11 +65,7 @@ SYNTH_XNLI = Task(
     metric="accuracy",
     languages=SYNTH_LANGUAGES,
     roles=("target", "intermediate"),
-    local=LocalFiles(
-        train="synth_xnli/train-en.tsv",
-        dev="synth_xnli/dev-{lang}.tsv",
-        test="synth_xnli/test-{lang}.tsv",
-    ),
+    local=xtreme_layout("synth_xnli"),
     description="synthetic cross-lingual NLI (XTREME XNLI layout)",
 )
 
@@ -71,11 +77,7 @@ SYNTH_UDPOS = Task(
     metric="f1",
     languages=SYNTH_LANGUAGES,
     roles=("target", "intermediate"),
-    local=LocalFiles(
-        train="synth_udpos/train-en.tsv",
-        dev="synth_udpos/dev-{lang}.tsv",
-        test="synth_udpos/test-{lang}.tsv",
-    ),
+    local=xtreme_layout("synth_udpos"),
     description="synthetic cross-lingual POS tagging (XTREME UD-POS layout)",
 )
 
@@ -105,11 +107,7 @@ SYNTH_PAWSX = Task(
     metric="accuracy",
     languages=SYNTH_LANGUAGES,
     roles=("target",),
-    local=LocalFiles(
-        train="synth_pawsx/train-en.tsv",
-        dev="synth_pawsx/dev-{lang}.tsv",
-        test="synth_pawsx/test-{lang}.tsv",
-    ),
+    local=xtreme_layout("synth_pawsx"),
     description="synthetic paraphrase pairs of identical words (XTREME PAWS-X layout)",
 )
 
@@ -121,11 +119,7 @@ SYNTH_PANX = Task(
     metric="f1",
     languages=SYNTH_LANGUAGES,
     roles=("target",),
-    local=LocalFiles(
-        train="synth_panx/train-en.tsv",
-        dev="synth_panx/dev-{lang}.tsv",
-        test="synth_panx/test-{lang}.tsv",
-    ),
+    local=xtreme_layout("synth_panx"),
     description="synthetic named entities, people and places in IOB2 (XTREME PAN-X layout)",
 )
 
@@ -206,11 +200,7 @@ SYNTH_XCOPA = Task(
     metric="accuracy",
     languages=SYNTH_LANGUAGES,
     roles=("target",),
-    local=LocalFiles(
-        train="synth_xcopa/train-en.jsonl",
-        dev="synth_xcopa/val-{lang}.jsonl",
-        test="synth_xcopa/test-{lang}.jsonl",
-    ),
+    local=xtreme_layout("synth_xcopa", dev="val", ext="jsonl"),
     description="synthetic two-way choice, the same items in every language (XCOPA layout)",
 )
 
