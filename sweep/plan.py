@@ -68,8 +68,9 @@ class Plan:
     retrieval: tuple[tuple[str, str], ...] = ()
 
     def intermediate_configs(self) -> tuple[str, ...]:
-        """What the target phase starts from: `none` and each intermediate task's best checkpoint."""
-        return tuple(self.spec.phases.intermediate.tasks)
+        """What the target phase starts from: `none` and each intermediate task's best checkpoint
+        (or those `phases.target.starts` names)."""
+        return tuple(self.spec.phases.target_starts())
 
     def evaluations(self) -> int:
         """Zero-shot evaluations at most: one per target trial that is not stopped early."""
@@ -123,7 +124,7 @@ def expand(spec: SweepSpec) -> Plan:
             seed,
             group=f"{inter}->{task}",
         )
-        for inter in inter_phase.tasks
+        for inter in spec.phases.target_starts()
         for task in trained
         for point in tgt.points_for(task)
         for seed in spec.seeds
@@ -170,7 +171,7 @@ def describe(plan: Plan) -> list[str]:
     if plan.retrieval:
         lines.append(
             f"phase retrieval: {len(plan.retrieval)} evaluation(s) = "
-            f"{len(plan.intermediate_configs())} starting point(s) x "
+            f"{len({s for s, _ in plan.retrieval})} starting point(s) x "
             f"{len({t for _, t in plan.retrieval})} retrieval target(s), no training, "
             "straight after phase intermediate"
         )

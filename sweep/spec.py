@@ -96,6 +96,11 @@ class PhaseSpec(Frozen):
     resources: PhaseResources = Field(
         default_factory=PhaseResources, description="this phase's overrides of resources"
     )
+    starts: tuple[str, ...] | None = Field(
+        None,
+        description="target phase only: the intermediate configurations ('none' included) its "
+        "trials start from; default all. Retrieval targets are evaluated on every one",
+    )
 
     @field_validator("search")
     @classmethod
@@ -189,6 +194,23 @@ class PhasesSpec(Frozen):
     def _target_tasks(cls, phase: PhaseSpec) -> PhaseSpec:
         _check_tasks(phase, "target", allow_none=False)
         return phase
+
+    @model_validator(mode="after")
+    def _starts(self) -> PhasesSpec:
+        if self.intermediate.starts is not None:
+            raise ValueError("intermediate.starts: only the target phase has starting points")
+        starts = self.target.starts
+        if starts is not None:
+            unknown = [s for s in starts if s not in self.intermediate.tasks]
+            if not starts or unknown or len(set(starts)) != len(starts):
+                raise ValueError(
+                    f"target.starts: {list(starts)} must be distinct entries of "
+                    f"phases.intermediate.tasks {list(self.intermediate.tasks)}"
+                )
+        return self
+
+    def target_starts(self) -> tuple[str, ...]:
+        return self.target.starts or self.intermediate.tasks
 
 
 def _check_tasks(phase: PhaseSpec, role: str, allow_none: bool) -> None:

@@ -139,9 +139,9 @@ def test_the_full_demo_plan_covers_an_intermediate_task_and_a_target_of_every_fo
     from trainers.tasks import get_task
 
     plan = expand(load_spec("full-demo"))
-    assert (len(plan.pretrain), len(plan.intermediate), len(plan.target)) == (1, 4, 30)
-    assert len(plan.retrieval) == 5 * 2
-    intermediate = {get_task(t).format for t in plan.intermediate_configs() if t != "none"}
+    assert (len(plan.pretrain), len(plan.intermediate), len(plan.target)) == (1, 4, 6 * 3)
+    assert len(plan.retrieval) == 5 * 2  # retrieval on every intermediate encoder
+    intermediate = {get_task(t.task).format for t in plan.intermediate}
     assert intermediate == {"classification", "span_qa_v2", "multiple_choice", "tagging"}
     targets = {t.task for t in plan.target} | {task for _, task in plan.retrieval}
     assert {get_task(t).format for t in targets} == {
@@ -152,3 +152,15 @@ def test_the_full_demo_plan_covers_an_intermediate_task_and_a_target_of_every_fo
         "retrieval",
     }
     assert len(targets) == 8
+
+
+def test_target_starts_restrict_where_trained_targets_start_but_not_retrieval():
+    plan = expand(
+        spec_with(
+            intermediate={"tasks": ["none", "mnli", "squad_v2"]},
+            target={"tasks": ["xnli", "tatoeba"], "starts": ["none", "squad_v2"]},
+        )
+    )
+    assert {t.intermediate for t in plan.target} == {"none", "squad_v2"}
+    assert {s for s, _ in plan.retrieval} == {"none", "mnli", "squad_v2"}
+    assert plan.intermediate_configs() == ("none", "squad_v2")

@@ -77,6 +77,11 @@ def test_a_good_spec_loads_into_frozen_typed_models(tmp_path):
         (["data", "root"], None, "data: root is required when source is local"),
         (["phases", "target", "per_task"], {"udpos": {"epochz": 1}}, "per_task.udpos.epochz"),
         (
+            ["phases", "target", "starts"],
+            ["mnli", "qqp"],
+            "phases: target.starts: ['mnli', 'qqp'] must be distinct entries of",
+        ),
+        (
             ["phases", "target", "resources", "workers"],
             0,
             "phases.target.resources.workers: Input should be greater than 0",
