@@ -202,6 +202,7 @@ def test_a_bf16_trial_hands_on_its_fp32_master_weights(benchmark, pretrained, tm
         ("synth_pawsx", "accuracy"),
         ("synth_panx", "f1"),
         ("synth_xquad", "f1"),
+        ("synth_mlqa", "exact"),
         ("synth_xcopa", "accuracy"),
     ],
 )

@@ -139,7 +139,7 @@ def test_the_full_demo_plan_covers_an_intermediate_task_and_a_target_of_every_fo
     from trainers.tasks import get_task
 
     plan = expand(load_spec("full-demo"))
-    assert (len(plan.pretrain), len(plan.intermediate), len(plan.target)) == (1, 4, 6 * 3)
+    assert (len(plan.pretrain), len(plan.intermediate), len(plan.target)) == (1, 4, 8 * 2)
     assert len(plan.retrieval) == 5 * 2  # retrieval on every intermediate encoder
     intermediate = {get_task(t.task).format for t in plan.intermediate}
     assert intermediate == {"classification", "span_qa_v2", "multiple_choice", "tagging"}
@@ -148,10 +148,11 @@ def test_the_full_demo_plan_covers_an_intermediate_task_and_a_target_of_every_fo
         "classification",
         "tagging",
         "span_qa",
+        "span_qa_mlqa",
         "multiple_choice",
         "retrieval",
     }
-    assert len(targets) == 8
+    assert len(targets) == 10
 
 
 def test_target_starts_restrict_where_trained_targets_start_but_not_retrieval():

@@ -130,3 +130,15 @@ def test_xcopa_asks_the_same_items_in_every_language(data):
     }
     assert all(labels[lang] == labels["en"] for lang in LANGS)
     assert len(labels["en"]) == XCOPA_SIZES["test"] and 0.4 < sum(labels["en"]) / 400 < 0.6
+
+
+@pytest.mark.parametrize(("task", "parallel"), [("synth_mlqa", True), ("synth_tydiqa", False)])
+def test_mlqa_and_tydiqa_layouts_hold_answerable_questions_per_language(data, task, parallel):
+    ids = {}
+    for lang in LANGS:
+        examples = load_examples(get_task(task), "test", lang, data)
+        assert len(examples) == 300 and all(e.answers for e in examples)
+        ids[lang] = [e.qid for e in examples]
+    # MLQA's test questions are parallel across languages; TyDiQA's are each language's own.
+    assert all((ids[lang] == ids["en"]) == parallel for lang in LANGS if lang != "en")
+    assert get_task("synth_mlqa").format == "span_qa_mlqa"

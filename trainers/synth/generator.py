@@ -49,6 +49,8 @@ PANX_SIZES = {"train": 1_000, "dev": 200, "test": 400}
 BUCC_SIZES = {"dev": (50, 100), "test": (150, 300)}
 SQUAD_SIZES = {"train": 2_000, "dev": 300}  # questions, a third of them unanswerable
 XQUAD_SIZES = {"train": 1_000, "dev": 200, "test": 300}  # all answerable
+MLQA_TEST_SIZE = 300  # MLQA trains on SQuAD v1.1: synth_xquad's English train and dev
+TYDIQA_SIZES = {"train": 600, "dev": 300}  # GoldP: its own English train; dev doubles as test
 HELLASWAG_SIZES = {"train": 2_000, "val": 300}  # four endings each
 XCOPA_SIZES = {"train": 600, "val": 100, "test": 400}  # two choices each
 
@@ -80,6 +82,8 @@ def generate(out_dir: Path | str, *, seed: int = 0) -> Path:
     _write_bucc(out / "synth_bucc", seed)
     _write_squad(out / "synth_squad", seed)
     _write_xquad(out / "synth_xquad", seed)
+    _write_mlqa(out / "synth_mlqa", seed)
+    _write_tydiqa(out / "synth_tydiqa", seed)
     _write_hellaswag(out / "synth_hellaswag", seed)
     _write_xcopa(out / "synth_xcopa", seed)
     vocab = train_tokenizer(
@@ -191,6 +195,25 @@ def _write_xquad(task_dir: Path, seed: int) -> None:
         _write_squad_json(task_dir / f"xquad.{code}.json", lang, docs, "1.1", "test")
 
 
+def _write_mlqa(task_dir: Path, seed: int) -> None:
+    """MLQA's layout, context and question in the same language: parallel test questions."""
+    docs = documents(_rng(seed, "mlqa:test"), MLQA_TEST_SIZE, 0.0)
+    for code, lang in LANGUAGES.items():
+        name = f"MLQA_V1/test/test-context-{code}-question-{code}.json"
+        _write_squad_json(task_dir / name, lang, docs, "1.0", "test")
+
+
+def _write_tydiqa(task_dir: Path, seed: int) -> None:
+    """TyDiQA-GoldP's layout; like TyDiQA, each language asks its own questions."""
+    docs = documents(_rng(seed, "tydiqa:train"), TYDIQA_SIZES["train"], 0.0)
+    train = "tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json"
+    _write_squad_json(task_dir / train, ENGLISH, docs, "1.1", "train")
+    for code, lang in LANGUAGES.items():
+        docs = documents(_rng(seed, f"tydiqa:dev:{code}"), TYDIQA_SIZES["dev"], 0.0)
+        name = f"tydiqa-goldp-v1.1-dev/tydiqa.goldp.{code}.dev.json"
+        _write_squad_json(task_dir / name, lang, docs, "1.1", f"dev-{code}")
+
+
 def _write_squad_json(path: Path, lang, docs, version: str, split: str) -> None:
     paragraphs = [squad_paragraph(lang, doc, f"{split}-{n}") for n, doc in enumerate(docs)]
     if version != "v2.0":  # SQuAD v1.1 and XQuAD carry no is_impossible key
@@ -281,6 +304,8 @@ def _write_manifest(out: Path, seed: int, vocab_size: int) -> None:
             "synth_bucc": {split: sum(sizes) for split, sizes in BUCC_SIZES.items()},
             "synth_squad": SQUAD_SIZES,
             "synth_xquad": XQUAD_SIZES,
+            "synth_mlqa": {"test": MLQA_TEST_SIZE},
+            "synth_tydiqa": TYDIQA_SIZES,
             "synth_hellaswag": HELLASWAG_SIZES,
             "synth_xcopa": XCOPA_SIZES,
         },

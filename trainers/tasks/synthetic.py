@@ -174,6 +174,38 @@ SYNTH_XQUAD = Task(
     description="synthetic cross-lingual cloze QA (SQuAD v1.1 train, XQuAD-style test)",
 )
 
+SYNTH_MLQA = Task(
+    name="synth_mlqa",
+    format="span_qa_mlqa",  # MLQA's answer normalisation
+    reader="squad_json",
+    labels=(),
+    metric="f1",
+    languages=SYNTH_LANGUAGES,
+    roles=("target",),
+    local=LocalFiles(
+        train="synth_xquad/train-v1.1.json",
+        dev="synth_xquad/dev-v1.1.json",
+        test="synth_mlqa/MLQA_V1/test/test-context-{lang}-question-{lang}.json",
+    ),
+    description="synthetic cloze QA in MLQA's layout and scoring, trained on synth_xquad's SQuAD",
+)
+
+SYNTH_TYDIQA = Task(
+    name="synth_tydiqa",
+    format="span_qa",
+    reader="squad_json",
+    labels=(),
+    metric="f1",
+    languages=SYNTH_LANGUAGES,
+    roles=("target",),
+    local=LocalFiles(
+        train="synth_tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json",
+        dev="synth_tydiqa/tydiqa-goldp-v1.1-dev/tydiqa.goldp.{lang}.dev.json",
+        test="synth_tydiqa/tydiqa-goldp-v1.1-dev/tydiqa.goldp.{lang}.dev.json",
+    ),
+    description="synthetic cloze QA in TyDiQA-GoldP's layout, each language its own questions",
+)
+
 SYNTH_HELLASWAG = Task(
     name="synth_hellaswag",
     format="multiple_choice",
@@ -214,6 +246,8 @@ TASKS = (
     SYNTH_BUCC,
     SYNTH_SQUAD,
     SYNTH_XQUAD,
+    SYNTH_MLQA,
+    SYNTH_TYDIQA,
     SYNTH_HELLASWAG,
     SYNTH_XCOPA,
 )
