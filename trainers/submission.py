@@ -151,10 +151,10 @@ def _score_retrieval(kind: str, gold: RetrievalSet, path: Path) -> dict[str, flo
     if kind in ("lareqa", "mewslix"):
         ranked = _rankings(path, gold)
         asked = [q for q in gold.query_ids if gold.gold.get(q)]
-        ap = [average_precision(ranked.get(q, []), gold.gold[q], RANK_DEPTH) for q in asked]
+        ap = [average_precision(ranked[q], gold.gold[q], RANK_DEPTH) for q in asked]
         scores = {"map@20": sum(ap) / len(asked)}
         if kind == "mewslix":
-            rr = [reciprocal_rank(ranked.get(q, []), gold.gold[q], RANK_DEPTH) for q in asked]
+            rr = [reciprocal_rank(ranked[q], gold.gold[q], RANK_DEPTH) for q in asked]
             scores["mrr@20"] = sum(rr) / len(asked)
         return scores
     raise DataError(f"no submission format for retrieval kind {kind!r}")
