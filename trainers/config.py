@@ -188,6 +188,132 @@ class DeepSpeedConfig(Frozen):
         }
 
 
+class SamplerConfig(Frozen):
+    """How a mixture draws the task of each micro-batch.
+
+    proportional: p ∝ n (training examples); capped: p ∝ min(n, cap), examples-proportional
+    mixing with a limit K; temperature: p ∝ n^(1/T), T=1 is proportional and a large T uniform;
+    uniform: p = 1/m; fixed: p ∝ weights[member]. A continued-MLM member takes its own share
+    (`mlm_weight`) off the top, whatever the sampler.
+    """
+
+    kind: Literal["proportional", "capped", "temperature", "uniform", "fixed"] = Field(
+        "proportional", description="how member probabilities follow dataset sizes"
+    )
+    cap: int | None = Field(None, gt=0, description="capped: K, the most examples a task counts")
+    temperature: float | None = Field(None, gt=0, description="temperature: T")
+    weights: dict[str, float] = Field(
+        default_factory=dict, description="fixed: member -> weight (normalised to sum 1)"
+    )
+
+    @model_validator(mode="after")
+    def _parameters(self) -> SamplerConfig:
+        needs = {"capped": "cap", "temperature": "temperature"}
+        for kind, key in needs.items():
+            if (self.kind == kind) != (getattr(self, key) is not None):
+                raise ValueError(
+                    f"{key} is required with kind {kind}"
+                    if self.kind == kind
+                    else f"{key} is only used with kind {kind}"
+                )
+        if (self.kind == "fixed") != bool(self.weights):
+            raise ValueError(
+                "weights are required with kind fixed"
+                if self.kind == "fixed"
+                else "weights are only used with kind fixed"
+            )
+        if any(w <= 0 for w in self.weights.values()):
+            raise ValueError("weights must be positive")
+        return self
+
+    def probabilities(self, sizes: dict[str, int]) -> dict[str, float]:
+        """Each member's probability from its number of training examples."""
+        if self.kind == "proportional":
+            raw = {k: float(n) for k, n in sizes.items()}
+        elif self.kind == "capped":
+            raw = {k: float(min(n, self.cap)) for k, n in sizes.items()}
+        elif self.kind == "temperature":
+            raw = {k: float(n) ** (1.0 / self.temperature) for k, n in sizes.items()}
+        elif self.kind == "uniform":
+            raw = {k: 1.0 for k in sizes}
+        else:
+            raw = {k: self.weights[k] for k in sizes}
+        total = sum(raw.values())
+        if total <= 0:
+            raise ValueError("a mixture's members have no training examples")
+        return {k: v / total for k, v in raw.items()}
+
+
+class Translation(Frozen):
+    """Translated training data of a task (translate-train): the task's own file format, in
+    another language; dev (model selection) stays the task's English dev set."""
+
+    language: str = Field(description="language of the translated files")
+    train: str = Field(description="train file under data.root; {lang} is filled in")
+
+
+class MemberConfig(Frozen):
+    """A task of a mixture, on its English data or on a translation of it."""
+
+    task: str = Field(description="registered task name")
+    translation: Translation | None = Field(None, description="translated training data")
+
+    def key(self) -> str:
+        """`task`, or `task@lang` for translated data (members of one task share its head)."""
+        return self.task if self.translation is None else f"{self.task}@{self.translation.language}"
+
+
+MLM = "mlm"
+
+
+class MixtureConfig(Frozen):
+    """Multi-task training: one encoder, a head per task, each micro-batch from one member."""
+
+    members: tuple[MemberConfig, ...] = Field(min_length=1, description="task members")
+    sampler: SamplerConfig = Field(default_factory=SamplerConfig)
+    mlm_weight: float = Field(
+        0.0, ge=0, lt=1, description="share of micro-batches of continued multilingual MLM"
+    )
+
+    @model_validator(mode="after")
+    def _members(self) -> MixtureConfig:
+        keys = [m.key() for m in self.members]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"members: listed twice in {keys}")
+        if MLM in keys:
+            raise ValueError("members: continued MLM is a member through mlm_weight, not a task")
+        if self.sampler.weights and set(self.sampler.weights) != set(keys):
+            raise ValueError(
+                f"sampler.weights: keys {sorted(self.sampler.weights)} must be the members {sorted(keys)}"
+            )
+        return self
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(m.key() for m in self.members)
+
+    def tasks(self) -> tuple[str, ...]:
+        """The distinct tasks (one head each), in member order."""
+        return tuple(dict.fromkeys(m.task for m in self.members))
+
+    def probabilities(self, sizes: dict[str, int]) -> dict[str, float]:
+        """Member key (and `mlm`) -> probability; `sizes` has the task members' example counts."""
+        shares = {
+            k: p * (1.0 - self.mlm_weight) for k, p in self.sampler.probabilities(sizes).items()
+        }
+        return {**shares, MLM: self.mlm_weight} if self.mlm_weight else shares
+
+
+class HubCorpus(Frozen):
+    """A multilingual text corpus on the Hugging Face hub (e.g. a Wikipedia dump, one config per
+    language), or a local dataset directory in the hub's layout."""
+
+    dataset: str = Field(description="dataset id or directory")
+    config: str | None = Field("{lang}", description="config name; {lang} is filled in")
+    split: str = Field("train", description="split read")
+    column: str = Field("text", description="column with the text")
+    max_lines: int | None = Field(None, gt=0, description="first lines kept per language")
+
+
 class TrainConfig(Frozen):
     """Everything one training run needs; the loop is a plain function of this."""
 
@@ -211,11 +337,31 @@ class TrainConfig(Frozen):
     mlm_alpha: float = Field(
         0.3, gt=0, le=1, description="language sampling exponent (XLM-R's smoothing)"
     )
+    mlm_hub: HubCorpus | None = Field(
+        None, description="read the MLM corpus from the hub instead of mlm_corpus"
+    )
+    translation: Translation | None = Field(
+        None, description="train on translated data of task (translate-train)"
+    )
+    mixture: MixtureConfig | None = Field(
+        None, description="multi-task training; task is then the mixture's name"
+    )
+    reuse_head: bool = Field(
+        False, description="start the task's head from init_from's head for it, if it has one"
+    )
     workers: int = Field(1, gt=0, description="data-parallel workers")
     use_gpu: bool = Field(False, description="train on GPUs")
 
     @model_validator(mode="after")
     def _mlm_needs_languages(self) -> TrainConfig:
-        if self.task == "mlm" and not self.mlm_languages:
+        if self.task == MLM and not self.mlm_languages:
             raise ValueError("mlm_languages is required for task mlm")
+        if self.mixture and self.mixture.mlm_weight and not self.mlm_languages:
+            raise ValueError("mlm_languages is required for a mixture with continued MLM")
+        if self.mixture and self.translation:
+            raise ValueError("translation: a mixture's members carry their own translations")
         return self
+
+    def member(self) -> MemberConfig:
+        """A single-task run as the member it would be in a mixture."""
+        return MemberConfig(task=self.task, translation=self.translation)
