@@ -32,6 +32,7 @@ def save(
     encoder,
     tokenizer,
     best: float,
+    sampler: dict | None = None,
 ) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     state = {
@@ -40,7 +41,10 @@ def save(
         "best": best,
         "init_fingerprint": init_fingerprint,
     }
-    engine.save_checkpoint(str(directory), tag=TAG, client_state=state)
+    # A mixture's sampler (RNG and per-member positions) resumes with the model; every rank
+    # holds the same state, so rank 0's copy in DeepSpeed's model-states file serves all.
+    client_state = state if sampler is None else {**state, "sampler": sampler}
+    engine.save_checkpoint(str(directory), tag=TAG, client_state=client_state)
     if dist.get_rank() == 0:
         encoder.config.save_pretrained(directory / "encoder")
         tokenizer.save_pretrained(directory / "encoder")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,15 +19,21 @@ from typing import Protocol
 import torch
 
 from trainers import checkpoint as ckpt
-from trainers.config import TrainConfig
-from trainers.data.batches import EvalData, TrainData, build_data
+from trainers.config import MLM, TrainConfig
+from trainers.data.batches import EvalData, TaskPart, TrainData, build_data
+from trainers.data.mixture import MIXTURE_METRIC
 from trainers.distributed import all_gather, ensure_process_group, world
 from trainers.model import (
+    MultiTaskModel,
     TaskModel,
     build_mlm_model,
     fingerprint,
     load_encoder,
+    load_mlm_model,
+    masked_hits,
     masked_lm_loss,
+    masked_logits_loss,
+    saved_head,
 )
 
 
@@ -50,7 +57,7 @@ def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
     rank, world_size = world()
     torch.manual_seed(cfg.seed)
     data = build_data(cfg, rank, world_size)
-    model, encoder = _build_model(cfg, data)
+    model, encoder, head_reused = _build_model(cfg, data)
     init_print = fingerprint(encoder)
     engine = build_engine(cfg, model, data.total_steps, world_size, gpu)
 
@@ -60,23 +67,30 @@ def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
             state = ckpt.load(engine, Path(restored))
             progress = Progress(state["round"], state["step"], state["best"])
             init_print = state["init_fingerprint"]
-    torch.manual_seed(cfg.seed * 1000 + rank + progress.step)
+            if "sampler" in state:
+                data.train.load_state_dict(state["sampler"])
 
     started = time.monotonic()
-    batches = data.train.batches_from(progress.step)
+    batches = data.batches_from(progress.step)
     for round_ in range(progress.round + 1, cfg.optim.rounds + 1):
+        # Reseeded at every round start (dropout), so a run resumed at a round boundary draws
+        # exactly what an uninterrupted run draws.
+        torch.manual_seed(cfg.seed * 1000 + rank + progress.step)
         end_step = data.round_end(round_, cfg.optim.rounds)
-        losses = []
+        losses, drawn = [], Counter()
         engine.train()
         while progress.step < end_step:
             for _ in range(cfg.optim.grad_accum):
-                batch = _to(next(batches), engine.device)
-                loss = _loss(cfg, engine, data, batch)
+                member, batch = next(batches)
+                loss = _loss(cfg, engine, data, member, _to(batch, engine.device))
                 engine.backward(loss)
                 engine.step()
                 losses.append(loss.item())
+                drawn[member] += 1
             progress.step += 1
-        metrics = evaluate(engine, data.dev, data, cfg)
+        metrics = (
+            evaluate_mixture(engine, data) if cfg.mixture else evaluate(engine, data.dev, data, cfg)
+        )
         score = metrics[f"dev/{data.metric}"]
         progress.round, progress.best = round_, max(progress.best, score)
         metrics.update(
@@ -85,8 +99,12 @@ def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
             dev_score=score,
             best_dev_score=progress.best,
             train_loss=sum(losses) / max(len(losses), 1),
+            # Every loss of the round, in order: a resumed run can be compared step by step.
+            train_losses=losses,
             wall_seconds=time.monotonic() - started,
             init_fingerprint=init_print,
+            head_reused=int(head_reused),
+            **{f"drawn/{k}": n for k, n in drawn.items() if k is not None},
         )
         directory = scratch / f"round-{round_:03d}"
         ckpt.save(
@@ -99,18 +117,20 @@ def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
             encoder,
             data.tokenizer,
             best=progress.best,
+            sampler=data.train.state_dict() if cfg.mixture else None,
         )
         reporter.report(metrics, directory)
     return progress
 
 
 def encoder_prefix(cfg: TrainConfig) -> str:
-    return "encoder." if cfg.task != "mlm" else ""
+    return "encoder." if cfg.task != MLM else ""
 
 
 def _build_model(cfg: TrainConfig, data: TrainData):
+    """(model, its encoder, whether a head was taken over from init_from)."""
     vocab = len(data.tokenizer)
-    if cfg.task == "mlm":
+    if cfg.task == MLM:
         model = (
             build_mlm_model(cfg.model, vocab)
             if cfg.init_from == "random"
@@ -118,10 +138,39 @@ def _build_model(cfg: TrainConfig, data: TrainData):
                 cfg.model.model_copy(update={"name": cfg.init_from, "tiny": None}), vocab
             )
         )
-        return model, model.base_model
+        return model, model.base_model, False
+    if cfg.mixture is not None:
+        return _build_mixture_model(cfg, data, vocab)
     encoder = load_encoder(cfg.init_from, cfg.model, vocab)
     head = data.format.build_head(data.task, _hidden(encoder), cfg.model.pooling)
-    return TaskModel(encoder, head), encoder
+    reused = _reuse_head(cfg, cfg.task, head)
+    return TaskModel(encoder, head), encoder, reused
+
+
+def _build_mixture_model(cfg: TrainConfig, data: TrainData, vocab: int):
+    lm_head = None
+    if cfg.mixture.mlm_weight:
+        mlm = load_mlm_model(cfg.init_from, cfg.model, vocab)
+        encoder, lm_head = mlm.base_model, getattr(mlm, "lm_head", None) or mlm.cls
+    else:
+        encoder = load_encoder(cfg.init_from, cfg.model, vocab)
+    heads = {
+        name: part.format.build_head(part.task, _hidden(encoder), cfg.model.pooling)
+        for name, part in data.parts.items()
+    }
+    reused = [_reuse_head(cfg, name, head) for name, head in heads.items()]
+    return MultiTaskModel(encoder, heads, lm_head), encoder, any(reused)
+
+
+def _reuse_head(cfg: TrainConfig, task: str, head: torch.nn.Module) -> bool:
+    """Load `task`'s head from init_from when asked and there is one (a mixture member's)."""
+    if not cfg.reuse_head:
+        return False
+    state = saved_head(cfg.init_from, task)
+    if state is None:
+        return False
+    head.load_state_dict(state, strict=True)
+    return True
 
 
 def _hidden(encoder) -> int:
@@ -165,36 +214,80 @@ def _to(batch: dict, device) -> dict:
     return {k: v.to(device) for k, v in batch.items()}
 
 
-def _loss(cfg: TrainConfig, engine, data: TrainData, batch: dict) -> torch.Tensor:
-    if cfg.task == "mlm":
+def _loss(cfg: TrainConfig, engine, data: TrainData, member, batch: dict) -> torch.Tensor:
+    if cfg.task == MLM:
         # engine.module: DeepSpeed's parameter hooks sit on the submodules, so ZeRO-3 still works.
         return masked_lm_loss(engine.module, batch)
-    return data.format.loss(engine(batch), batch)
+    if member is None:
+        return data.format.loss(engine(batch), batch)
+    if member == MLM:
+        return masked_logits_loss(engine(batch, head=MLM), batch["labels"])
+    task = member.split("@")[0]  # translated members train their task's head
+    return data.parts[task].format.loss(engine(batch, head=task), batch)
 
 
 @torch.no_grad()
 def evaluate(engine, dev: EvalData, data: TrainData, cfg: TrainConfig) -> dict:
     """Dev metrics over every example: ranks score equal-length shards, then gather."""
     engine.eval()
+    if cfg.task == MLM:
+        predictions = _predictions(engine, dev, lambda b: _mlm_predictions(engine(**b).logits, b))
+        return {"dev/mlm_accuracy": _mlm_accuracy(predictions), "dev/n_examples": len(predictions)}
+    part = TaskPart(data.task, data.format, dev)
+    scores = _task_scores(engine, part, lambda b: part.format.predict(engine(b), b))
+    return {**{f"dev/{k}": v for k, v in scores.items()}, "dev/n_examples": len(dev.examples)}
+
+
+@torch.no_grad()
+def evaluate_mixture(engine, data: TrainData) -> dict:
+    """Each task's English dev metrics, MLM accuracy if it is a member, and the aggregate:
+    the mean over tasks of (score - chance) / (1 - chance), so that tasks with different
+    floors (3-way NLI, 4-way choice, span F1) weigh alike. Continued MLM is an auxiliary
+    member: its accuracy is reported, not averaged in."""
+    engine.eval()
+    metrics: dict = {}
+    normalised, n_examples = [], 0
+    for name, part in data.parts.items():
+        scores = _task_scores(
+            engine, part, lambda b, n=name, p=part: p.format.predict(engine(b, head=n), b)
+        )
+        metrics.update({f"dev/{name}/{k}": v for k, v in scores.items()})
+        chance = part.task.chance()
+        normalised.append((scores[part.task.metric] - chance) / (1.0 - chance))
+        n_examples += len(part.dev.examples)
+    if data.mlm_dev is not None:
+        predictions = _predictions(
+            engine, data.mlm_dev, lambda b: masked_hits(engine(b, head=MLM), b["labels"])
+        )
+        metrics[f"dev/{MLM}/mlm_accuracy"] = _mlm_accuracy(predictions)
+    metrics[f"dev/{MIXTURE_METRIC}"] = sum(normalised) / len(normalised)
+    metrics["dev/n_examples"] = n_examples
+    return metrics
+
+
+def _task_scores(engine, part: TaskPart, predict) -> dict:
+    predictions = _predictions(engine, part.dev, predict)
+    return part.format.score(
+        part.task,
+        part.dev.examples,
+        part.dev.features,
+        predictions,
+        language=part.task.train_language,
+    )
+
+
+def _predictions(engine, dev: EvalData, predict) -> list:
+    """One prediction per dev feature, in order, gathered from every rank's shard."""
     local: list[tuple[int, object]] = []
     for indices, batch in dev.shard_batches():
-        batch = _to(batch, engine.device)
-        if cfg.task == "mlm":
-            logits = engine(**batch).logits
-            preds = _mlm_predictions(logits, batch)
-        else:
-            preds = data.format.predict(engine(batch), batch)
+        preds = predict(_to(batch, engine.device))
         local.extend((i, p) for i, p in zip(indices, preds, strict=True) if i >= 0)
     merged = dict(pair for part in all_gather(local) for pair in part)
-    predictions = [merged[i] for i in range(len(dev.features))]
-    if cfg.task == "mlm":
-        hits = sum(h for h, _ in predictions)
-        total = sum(n for _, n in predictions)
-        return {"dev/mlm_accuracy": hits / max(total, 1), "dev/n_examples": len(predictions)}
-    scores = data.format.score(
-        data.task, dev.examples, dev.features, predictions, language=data.task.train_language
-    )
-    return {**{f"dev/{k}": v for k, v in scores.items()}, "dev/n_examples": len(dev.examples)}
+    return [merged[i] for i in range(len(dev.features))]
+
+
+def _mlm_accuracy(predictions: Sequence[tuple[int, int]]) -> float:
+    return sum(h for h, _ in predictions) / max(sum(n for _, n in predictions), 1)
 
 
 def _mlm_predictions(logits: torch.Tensor, batch: dict) -> Sequence[tuple[int, int]]:

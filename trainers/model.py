@@ -177,3 +177,83 @@ def save_encoder(encoder: PreTrainedModel, tokenizer, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     encoder.save_pretrained(directory, safe_serialization=True)
     tokenizer.save_pretrained(directory)
+
+
+class MultiTaskModel(nn.Module):
+    """One encoder, a head per task, and the masked-LM head when MLM is a member.
+
+    `forward(batch, head)` runs the encoder and the named head; for `mlm` it returns the vocabulary
+    logits at the masked positions only (see `masked_lm_loss`). Everything goes through the
+    engine's forward, so DeepSpeed's autocast and ZeRO-3 hooks see every member alike.
+    """
+
+    def __init__(self, encoder: PreTrainedModel, heads: dict[str, nn.Module], lm_head=None):
+        super().__init__()
+        self.encoder = encoder
+        self.heads = nn.ModuleDict(heads)
+        self.lm_head = lm_head
+
+    def forward(self, batch: dict[str, torch.Tensor], head: str) -> torch.Tensor:
+        out = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        hidden = out.last_hidden_state
+        if head == "mlm":
+            return self.lm_head(hidden[batch["labels"] != -100])
+        return self.heads[head](hidden, batch)
+
+
+def masked_logits_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of `MultiTaskModel`'s masked-position logits; 0 (with a graph) if none."""
+    if not logits.numel():
+        return logits.sum()
+    return torch.nn.functional.cross_entropy(logits.float(), labels[labels != -100])
+
+
+def masked_hits(logits: torch.Tensor, labels: torch.Tensor) -> list[tuple[int, int]]:
+    """(correct, masked) per row, from logits at the masked positions only."""
+    chosen = labels != -100
+    hits = torch.zeros_like(chosen)
+    hits[chosen] = logits.argmax(-1) == labels[chosen]
+    return list(zip(hits.sum(1).tolist(), chosen.sum(1).tolist(), strict=True))
+
+
+def load_mlm_model(source: str, model: ModelConfig, vocab_size: int) -> PreTrainedModel:
+    """A masked LM to continue MLM with: random (tiny), a hub checkpoint, or an exported phase
+    directory whose `heads.pt` holds the masked-LM head (the pretrain phase's hand-off, or a
+    mixture's that continued MLM)."""
+    if source == "random":
+        return build_mlm_model(model, vocab_size)
+    heads_file = Path(source) / "heads.pt"
+    if not heads_file.is_file():
+        return _strict(AutoModelForMaskedLM, source, allow_unexpected=PRETRAINING_ONLY)
+    saved = torch.load(heads_file, map_location="cpu", weights_only=True)
+    mlm = AutoModelForMaskedLM.from_config(AutoConfig.from_pretrained(source))
+    prefix = f"{mlm.base_model_prefix}."
+    head_names = {k for k in mlm.state_dict() if not k.startswith(prefix)}
+    head = {k: v for k, v in saved["state_dict"].items() if k in head_names}
+    if not head:
+        raise LoadMismatch(
+            f"{source}: continued MLM needs a masked-LM head, but its heads.pt holds only "
+            f"{saved['task']!r}'s"
+        )
+    encoder = load_encoder(source, model, vocab_size)
+    weights = {prefix + k: v for k, v in encoder.state_dict().items()} | head
+    result = mlm.load_state_dict(weights, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise LoadMismatch(
+            f"{source}: masked-LM weights do not match: missing {result.missing_keys[:5]}, "
+            f"unexpected {result.unexpected_keys[:5]}"
+        )
+    mlm.tie_weights()
+    return mlm
+
+
+def saved_head(model_dir: str, task: str) -> dict[str, torch.Tensor] | None:
+    """The weights of `task`'s head in an exported directory: a single-task run's head, or that
+    task's head among a mixture's; None when the directory has none for it."""
+    heads_file = Path(model_dir) / "heads.pt"
+    if not heads_file.is_file():
+        return None
+    saved = torch.load(heads_file, map_location="cpu", weights_only=True)
+    prefix = "head." if saved["task"] == task else f"heads.{task}."
+    state = {k[len(prefix) :]: v for k, v in saved["state_dict"].items() if k.startswith(prefix)}
+    return state or None

@@ -16,6 +16,8 @@ from trainers.config import TrainConfig
 class RayReporter:
     def report(self, metrics: dict, checkpoint_dir: Path) -> None:
         # Every rank reports (report is a barrier); Ray merges the ranks' files into one checkpoint.
+        # Per-step losses are for local comparison; Tune's result files keep the round's mean.
+        metrics = {k: v for k, v in metrics.items() if k != "train_losses"}
         ray.train.report(
             metrics, checkpoint=ray.train.Checkpoint.from_directory(str(checkpoint_dir))
         )

@@ -6,6 +6,7 @@ a checkpoint at step s sees exactly the batches an uninterrupted run would have 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from collections.abc import Iterator
@@ -15,9 +16,16 @@ from typing import Any
 import torch
 from transformers import AutoTokenizer
 
-from trainers.config import TrainConfig
+from trainers.config import MLM, MemberConfig, TrainConfig
+from trainers.data.mixture import MIXTURE_METRIC, MixtureStream
 from trainers.data.mlm import MaskingCollator, balanced_sample, pack
-from trainers.data.source import load_examples, read_corpus, resolve_labels
+from trainers.data.source import (
+    load_examples,
+    load_translated,
+    read_corpus,
+    read_hub_corpus,
+    resolve_labels,
+)
 from trainers.formats import get_format
 from trainers.tasks import get_task
 
@@ -41,8 +49,11 @@ class TrainStream:
 
     def batches_from(self, step: int) -> Iterator[dict]:
         """Micro-batches from optimizer step `step` on, epoch after epoch."""
+        return self.micro_batches(step * self.grad_accum)
+
+    def micro_batches(self, index: int) -> Iterator[dict]:
+        """Micro-batches from the `index`-th on (a mixture member counts its own)."""
         per_epoch = self.micro_batches_per_epoch()
-        index = step * self.grad_accum
         shuffled: tuple[int, list[int]] = (-1, [])
         while True:
             epoch, k = divmod(index, per_epoch)
@@ -92,51 +103,93 @@ class EvalData:
 
 
 @dataclass
+class TaskPart:
+    """A task of a mixture: its declaration, format (head, loss, scores) and English dev set."""
+
+    task: Any
+    format: Any
+    dev: EvalData
+
+
+@dataclass
 class TrainData:
     tokenizer: Any
-    train: TrainStream
-    dev: EvalData
+    train: TrainStream | MixtureStream
+    dev: EvalData | None
     total_steps: int
     metric: str
     task: Any = None
     format: Any = None
-    extra: dict = field(default_factory=dict)
+    # Mixtures: each task's part (one head each) and continued MLM's dev set.
+    parts: dict[str, TaskPart] = field(default_factory=dict)
+    mlm_dev: EvalData | None = None
 
     def round_end(self, round_: int, rounds: int) -> int:
         return math.ceil(self.total_steps * round_ / rounds)
 
+    def batches_from(self, step: int) -> Iterator[tuple[str | None, dict]]:
+        """(member, micro-batch) pairs from optimizer step `step` on; member None: the task."""
+        if isinstance(self.train, MixtureStream):
+            return self.train.batches_from(step)
+        return ((None, batch) for batch in self.train.batches_from(step))
+
 
 def build_data(cfg: TrainConfig, rank: int, world: int) -> TrainData:
     tokenizer = AutoTokenizer.from_pretrained(cfg.tokenizer)
-    optim = cfg.optim
-    if cfg.task == "mlm":
-        train_seqs, dev_seqs = _mlm_sequences(cfg, tokenizer)
-        if optim.max_train_examples:
-            train_seqs = train_seqs[: optim.max_train_examples]
-        encode = lambda seqs: [  # noqa: E731
-            {"input_ids": ids, "example": i} for i, ids in enumerate(seqs)
-        ]
-        collator = MaskingCollator(tokenizer, optim.mlm_probability)
-        train = TrainStream(
-            encode(train_seqs),
-            collator,
-            optim.batch_size,
-            optim.grad_accum,
-            rank,
-            world,
-            cfg.seed,
-            True,
-        )
-        dev = EvalData(dev_seqs, encode(dev_seqs), collator, rank, world, True)
+    if cfg.task == MLM:
+        train, dev = _mlm_streams(cfg, tokenizer, rank, world)
         return TrainData(tokenizer, train, dev, _total_steps(train, cfg), "mlm_accuracy")
+    if cfg.mixture is not None:
+        return build_mixture(cfg, tokenizer, rank, world)
+    part, train, _ = _task_streams(cfg, cfg.member(), tokenizer, rank, world)
+    return TrainData(
+        tokenizer,
+        train,
+        part.dev,
+        _total_steps(train, cfg),
+        part.task.metric,
+        part.task,
+        part.format,
+    )
 
-    task = resolve_labels(get_task(cfg.task), cfg.data)
+
+def _mlm_streams(cfg: TrainConfig, tokenizer, rank: int, world: int):
+    optim = cfg.optim
+    train_seqs, dev_seqs = _mlm_sequences(cfg, tokenizer)
+    if optim.max_train_examples:
+        train_seqs = train_seqs[: optim.max_train_examples]
+    encode = lambda seqs: [  # noqa: E731
+        {"input_ids": ids, "example": i} for i, ids in enumerate(seqs)
+    ]
+    collator = MaskingCollator(tokenizer, optim.mlm_probability)
+    train = TrainStream(
+        encode(train_seqs),
+        collator,
+        optim.batch_size,
+        optim.grad_accum,
+        rank,
+        world,
+        cfg.seed,
+        True,
+    )
+    return train, EvalData(dev_seqs, encode(dev_seqs), collator, rank, world, True)
+
+
+def _task_streams(cfg: TrainConfig, member: MemberConfig, tokenizer, rank: int, world: int):
+    """(the task's part, its training stream, its number of training examples)."""
+    optim = cfg.optim
+    task = resolve_labels(get_task(member.task), cfg.data)
     fmt = get_format(task.format, optim.windows())
-    train_examples = load_examples(task, "train", task.train_language, cfg.data)
+    if member.translation is None:
+        train_examples = load_examples(task, "train", task.train_language, cfg.data)
+    else:
+        train_examples = load_translated(task, member.translation, cfg.data)
     if optim.max_train_examples:
         train_examples = train_examples[: optim.max_train_examples]
     dev_examples = load_examples(task, "dev", task.train_language, cfg.data)
     collate = lambda feats: fmt.collate(feats, tokenizer.pad_token_id)  # noqa: E731
+    # Members of one mixture draw their own orders: the member's key salts the seed.
+    seed = cfg.seed if cfg.mixture is None else _salted(cfg.seed, member.key())
     train = TrainStream(
         fmt.featurize(task, train_examples, tokenizer, optim.max_length),
         collate,
@@ -144,7 +197,7 @@ def build_data(cfg: TrainConfig, rank: int, world: int) -> TrainData:
         optim.grad_accum,
         rank,
         world,
-        cfg.seed,
+        seed,
     )
     dev = EvalData(
         dev_examples,
@@ -153,7 +206,32 @@ def build_data(cfg: TrainConfig, rank: int, world: int) -> TrainData:
         rank,
         world,
     )
-    return TrainData(tokenizer, train, dev, _total_steps(train, cfg), task.metric, task, fmt)
+    return TaskPart(task, fmt, dev), train, len(train_examples)
+
+
+def build_mixture(cfg: TrainConfig, tokenizer, rank: int, world: int) -> TrainData:
+    """A stream per member, drawn by the mixture's sampler; a part (head, dev set) per task."""
+    mixture = cfg.mixture
+    streams, sizes, parts = {}, {}, {}
+    for member in mixture.members:
+        part, streams[member.key()], sizes[member.key()] = _task_streams(
+            cfg, member, tokenizer, rank, world
+        )
+        parts.setdefault(member.task, part)
+    mlm_dev = None
+    if mixture.mlm_weight:
+        streams[MLM], mlm_dev = _mlm_streams(cfg, tokenizer, rank, world)
+    probabilities = mixture.probabilities(sizes)
+    stream = MixtureStream(streams, probabilities, cfg.seed, cfg.optim.grad_accum)
+    # An epoch of a mixture: every task member's micro-batches once, plus MLM's share on top.
+    task_batches = sum(streams[k].micro_batches_per_epoch() for k in sizes)
+    per_epoch = task_batches / (1.0 - mixture.mlm_weight) / cfg.optim.grad_accum
+    total = max(cfg.optim.rounds, math.ceil(per_epoch * cfg.optim.epochs))
+    return TrainData(tokenizer, stream, None, total, MIXTURE_METRIC, parts=parts, mlm_dev=mlm_dev)
+
+
+def _salted(seed: int, key: str) -> int:
+    return seed * 1_000_033 + int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
 
 
 def _mlm_sequences(cfg: TrainConfig, tokenizer) -> tuple[list[list[int]], list[list[int]]]:
@@ -163,7 +241,11 @@ def _mlm_sequences(cfg: TrainConfig, tokenizer) -> tuple[list[list[int]], list[l
     eos = _first_set(tokenizer.sep_token_id, tokenizer.eos_token_id)
     corpora, dev = {}, []
     for lang in cfg.mlm_languages:
-        lines = read_corpus(cfg.data.root, cfg.mlm_corpus, lang)
+        lines = (
+            read_hub_corpus(cfg.mlm_hub, lang, cfg.data.cache_dir)
+            if cfg.mlm_hub
+            else read_corpus(cfg.data.root, cfg.mlm_corpus, lang)
+        )
         ids = tokenizer(lines, add_special_tokens=False)["input_ids"]
         held = max(1, int(len(lines) * MLM_DEV_SHARE))
         packed = lambda part: pack(part, cfg.optim.max_length, bos, eos)  # noqa: E731

@@ -86,3 +86,48 @@ def read_corpus(root: str | Path, template: str, lang: str) -> list[str]:
     if not lines:
         raise DataError(f"{path}: empty corpus")
     return lines
+
+
+def load_translated(task: Task, translation, data: DataConfig) -> list:
+    """Translated training examples of `task` (translate-train), read with the task's own reader.
+
+    The file is a path under the data root (or absolute); hub tasks name a local file too.
+    """
+    name = translation.train.format(lang=translation.language)
+    path = Path(name)
+    if not path.is_absolute():
+        if not data.root:
+            raise DataError(
+                f"task {task.name}: translated data {name} is relative but there is no data root"
+            )
+        path = Path(data.root) / path
+    if not path.is_file():
+        raise DataError(f"{path}: translated training data of {task.name} not found")
+    if task.reader in SET_READERS:
+        raise DataError(f"task {task.name}: retrieval tasks have no training data to translate")
+    return READERS[task.reader](path, resolve_labels(task, data).labels)
+
+
+def read_hub_corpus(corpus, lang: str, cache_dir: str | None) -> list[str]:
+    """One language of a hub text corpus (or a local dataset directory in the hub's layout)."""
+    import datasets
+
+    config = corpus.config.format(lang=lang) if corpus.config else None
+    where = f"{corpus.dataset}[{config}:{corpus.split}]"
+    try:
+        rows = datasets.load_dataset(
+            corpus.dataset, config, split=corpus.split, cache_dir=cache_dir
+        )
+    except Exception as err:  # offline, unknown config, ...: one line naming the corpus
+        raise DataError(f"{where}: could not load ({type(err).__name__}: {err})") from err
+    if corpus.column not in rows.column_names:
+        raise DataError(f"{where}: no column {corpus.column!r}; columns: {rows.column_names}")
+    lines: list[str] = []
+    for text in rows[corpus.column]:
+        lines.extend(line.strip() for line in str(text).splitlines() if line.strip())
+        if corpus.max_lines and len(lines) >= corpus.max_lines:
+            lines = lines[: corpus.max_lines]
+            break
+    if not lines:
+        raise DataError(f"{where}: empty corpus")
+    return lines

@@ -34,7 +34,7 @@ from trainers.synth.qa import UNANSWERABLE_RATE, documents, squad_paragraph
 from trainers.synth.tokenizer import train_tokenizer
 
 # Bump whenever the output for a given seed changes, so stale copies are regenerated.
-GENERATOR_VERSION = "4"
+GENERATOR_VERSION = "5"
 
 CORPUS_LINES_EN = 20_000  # other languages get their `corpus_fraction` of this
 VOCAB_SIZE = 2_000
@@ -86,6 +86,8 @@ def generate(out_dir: Path | str, *, seed: int = 0) -> Path:
     _write_tydiqa(out / "synth_tydiqa", seed)
     _write_hellaswag(out / "synth_hellaswag", seed)
     _write_xcopa(out / "synth_xcopa", seed)
+    # Version 5: translated intermediate data, from the English file's own stream.
+    _write_mnli_translations(out / "translate-train" / "synth_mnli", seed)
     vocab = train_tokenizer(
         (line for lines in corpora.values() for line in lines), out / "tokenizer", VOCAB_SIZE
     )
@@ -97,6 +99,16 @@ def _write_mnli(task_dir: Path, seed: int) -> None:
     for split, name in (("train", "train"), ("dev", "dev_matched")):
         records = mnli_records(_rng(seed, f"mnli:{split}"), MNLI_SIZES[split], split)
         _write_jsonl(task_dir / f"multinli_1.0_{name}.jsonl", records)
+
+
+def _write_mnli_translations(out_dir: Path, seed: int) -> None:
+    """translate-train: the English training pairs (same stream, same labels) in every other
+    language, in MultiNLI's own format."""
+    for code, lang in LANGUAGES.items():
+        if code == "en":
+            continue
+        records = mnli_records(_rng(seed, "mnli:train"), MNLI_SIZES["train"], "train", lang)
+        _write_jsonl(out_dir / f"multinli_1.0_train.{code}.jsonl", records)
 
 
 def _write_xnli(task_dir: Path, seed: int) -> None:

@@ -153,12 +153,22 @@ def mnli_premise(clauses: list[Clause], genre: str, rng: random.Random) -> list[
     return words + ["."]
 
 
+def _words_of(tagged: list[tuple[str, str]]) -> str:
+    return " ".join(w for w, _ in tagged)
+
+
 def _sentence(words: list[str]) -> str:
     return " ".join([words[0][:1].upper() + words[0][1:], *words[1:]])
 
 
-def mnli_records(rng: random.Random, n: int, split: str) -> list[dict[str, object]]:
-    """MultiNLI 1.0 jsonl records (the fields the release has that a reader can rely on)."""
+def mnli_records(
+    rng: random.Random, n: int, split: str, translate_to=None
+) -> list[dict[str, object]]:
+    """MultiNLI 1.0 jsonl records (the fields the release has that a reader can rely on).
+
+    `translate_to` (a synthetic language): the same pairs with their meaning rendered in that
+    language instead, a stand-in for machine-translated training data (translate-train). The
+    English draws still happen, so the pairs and labels are those of the English file."""
     records = []
     for i, label in enumerate(balanced_labels(rng, n)):
         genre = rng.choice(GENRES)
@@ -182,4 +192,7 @@ def mnli_records(rng: random.Random, n: int, split: str) -> list[dict[str, objec
                 "sentence2": _sentence(hypothesis),
             }
         )
+        if translate_to is not None:
+            records[-1]["sentence1"] = _words_of(translate_to.sentence(pair.premise))
+            records[-1]["sentence2"] = _words_of(translate_to.sentence([pair.hypothesis]))
     return records

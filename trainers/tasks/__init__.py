@@ -43,12 +43,30 @@ for _module in _MODULES:
         REGISTRY.add(_task)
 
 
+# The paper's nine English intermediate tasks (the `all` mixture on real data), and the synthetic
+# benchmark's intermediate-only tasks (`all` on it).
+PAPER_INTERMEDIATE = (
+    "anli_plus",
+    "ccg",
+    "commonsenseqa",
+    "cosmosqa",
+    "hellaswag",
+    "mnli",
+    "qqp",
+    "squad_v2",
+    "sst2",
+)
+SYNTH_INTERMEDIATE = ("synth_hellaswag", "synth_mnli", "synth_squad")
+
+
 def get_task(name: str) -> Task:
     return REGISTRY.get(name)
 
 
 __all__ = [
+    "PAPER_INTERMEDIATE",
     "REGISTRY",
+    "SYNTH_INTERMEDIATE",
     "HubSource",
     "LocalFiles",
     "Representation",

@@ -139,6 +139,9 @@ class Task:
     label_file: str | None = None
     # Retrieval tasks: the pooled layer used as the sentence embedding.
     representation: Representation | None = None
+    # Translated training data under the data root, in the train file's format; `{lang}` is
+    # filled in (translate-train: `task@lang` in a spec). None: the spec must name the files.
+    translate_train: str | None = None
 
     def __post_init__(self) -> None:
         bad = [r for r in self.roles if r not in ROLES]

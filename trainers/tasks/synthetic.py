@@ -54,6 +54,7 @@ SYNTH_MNLI = Task(
         dev="synth_mnli/multinli_1.0_dev_matched.jsonl",
         test="synth_mnli/multinli_1.0_dev_matched.jsonl",
     ),
+    translate_train="translate-train/synth_mnli/multinli_1.0_train.{lang}.jsonl",
     description="synthetic English NLI (MultiNLI format), an intermediate task",
 )
 
