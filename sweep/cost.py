@@ -16,6 +16,8 @@ TRAIN_SIZES = {
     "xnli": 392_702,
     "udpos": 21_253,
     "synth_mnli": 3_000,
+    "synth_squad": 2_000,
+    "synth_hellaswag": 2_000,
     "synth_xnli": 600,
     "synth_udpos": 1_000,
 }
@@ -39,7 +41,18 @@ def trial_hours(spec: SweepSpec, trial, evaluation: bool = False) -> float:
     rate = examples_per_second(spec, trial.phase, trial.optim.max_length)
     if evaluation:
         return TEST_SIZES.get(trial.task, 10_000) / (rate * INFERENCE_SPEEDUP) / 3600
-    size = MLM_EXAMPLES if trial.task == "mlm" else TRAIN_SIZES.get(trial.task, 10_000)
-    if trial.optim.max_train_examples:
-        size = min(size, trial.optim.max_train_examples)
-    return size * trial.optim.epochs / rate / 3600
+    return train_examples(trial) * trial.optim.epochs / rate / 3600
+
+
+def train_examples(trial) -> float:
+    """Examples of one epoch: a mixture's epoch is each task member's data once, plus the
+    continued-MLM share on top (as `trainers.data.batches.build_mixture` counts steps)."""
+    cap = trial.optim.max_train_examples or float("inf")
+    if trial.task == "mlm":
+        return min(MLM_EXAMPLES, cap)
+    fields = trial.train_fields()
+    mixture = fields.get("mixture")
+    if mixture is None:
+        return min(TRAIN_SIZES.get(fields["task"], 10_000), cap)
+    tasks = sum(min(TRAIN_SIZES.get(m["task"], 10_000), cap) for m in mixture["members"])
+    return tasks / (1.0 - mixture["mlm_weight"])

@@ -23,11 +23,15 @@ class Context:
 
 
 def primary_metric(task: str) -> str:
+    """The dev metric a trial is selected on: the task's, `task@lang`'s task's, or a mixture's
+    aggregate (a mixture is the one kind of entry not in the registry; the spec checked it)."""
     if task == "mlm":
         return "mlm_accuracy"
-    from trainers.tasks import get_task
+    from trainers.data.mixture import MIXTURE_METRIC
+    from trainers.tasks import REGISTRY
 
-    return get_task(task).metric
+    base = task.partition("@")[0]
+    return REGISTRY.get(base).metric if base in REGISTRY else MIXTURE_METRIC
 
 
 def best_checkpoints(out: Path, phase: str) -> dict[str, tuple[float, int, str, str]]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from sweep.cost import trial_hours
 from sweep.spec import NONE, PhaseSpec, SweepSpec
-from trainers.config import OptimConfig
+from trainers.config import MemberConfig, MixtureConfig, OptimConfig, Translation
 
 PHASES = ("pretrain", "intermediate", "target", "zero_shot")
 
@@ -29,6 +29,12 @@ class TrialPlan:
     point: dict
     seed: int
     group: str = field(compare=False)
+    # JSON of the TrainConfig fields a mixture or translated entry adds (`entry_fields`).
+    definition: str = ""
+
+    def train_fields(self) -> dict:
+        """The TrainConfig fields that say what this trial trains on (task, mixture, ...)."""
+        return json.loads(self.definition) if self.definition else {"task": self.task}
 
     def config_id(self) -> str:
         """The configuration without the seed: seeds of one config share it."""
@@ -37,11 +43,10 @@ class TrialPlan:
         return ",".join(p for p in parts if p)
 
     def trial_id(self) -> str:
-        digest = hashlib.sha1(
-            json.dumps(
-                [self.config_id(), self.seed, self.optim.model_dump()], sort_keys=True
-            ).encode()
-        ).hexdigest()[:6]
+        identity = [self.config_id(), self.seed, self.optim.model_dump()]
+        if self.definition:  # a mixture's members and sampler, a translation's files
+            identity.append(self.definition)
+        digest = hashlib.sha1(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:6]
         label = "-".join(
             p
             for p in (
@@ -105,6 +110,7 @@ def expand(spec: SweepSpec) -> Plan:
             point,
             seed,
             group=task,
+            definition=_definition(spec, task),
         )
         for task in inter_phase.tasks
         if task != NONE
@@ -131,6 +137,46 @@ def expand(spec: SweepSpec) -> Plan:
     )
     evaluations = tuple((inter, task) for inter in inter_phase.tasks for task in retrieval)
     return Plan(spec, pretrain, intermediate, target, evaluations)
+
+
+def entry_fields(spec: SweepSpec, entry: str) -> dict:
+    """TrainConfig fields of an intermediate entry: a task, `task@lang`, or a mixture."""
+    mixture = spec.mixture(entry)
+    if mixture is not None:
+        mlm = mixture.mlm
+        fields = {
+            "task": entry,
+            "mixture": MixtureConfig(
+                members=tuple(_member(spec, m) for m in mixture.tasks),
+                sampler=mixture.sampler,
+                mlm_weight=mlm.weight if mlm else 0.0,
+            ).model_dump(mode="json"),
+        }
+        if mlm is not None:
+            fields.update(
+                mlm_languages=list(mlm.languages),
+                mlm_corpus=mlm.corpus,
+                mlm_alpha=mlm.alpha,
+                mlm_hub=mlm.hub.model_dump(mode="json") if mlm.hub else None,
+            )
+        return fields
+    member = _member(spec, entry)
+    if member.translation is None:
+        return {"task": entry}
+    return {"task": member.task, "translation": member.translation.model_dump(mode="json")}
+
+
+def _member(spec: SweepSpec, entry: str) -> MemberConfig:
+    task, _, lang = entry.partition("@")
+    if not lang:
+        return MemberConfig(task=task)
+    train = spec.translation_file(task)
+    return MemberConfig(task=task, translation=Translation(language=lang, train=train))
+
+
+def _definition(spec: SweepSpec, entry: str) -> str:
+    fields = entry_fields(spec, entry)
+    return "" if fields == {"task": entry} else json.dumps(fields, sort_keys=True)
 
 
 def _split_targets(tasks: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -168,6 +214,8 @@ def describe(plan: Plan) -> list[str]:
         lines.append(f"phase {phase}: {len(trials)} trial(s), ~{hours:.2f} trial-hours{detail}")
         if trials and phase_res != res:
             lines.append(f"  {phase} resources: {_resources(phase_res)}")
+        if phase == "intermediate":
+            lines += _mixture_lines(plan)
     if plan.retrieval:
         lines.append(
             f"phase retrieval: {len(plan.retrieval)} evaluation(s) = "
@@ -188,6 +236,30 @@ def describe(plan: Plan) -> list[str]:
         f"total: {sum(len(plan.trials(p)) for p in ('pretrain', 'intermediate', 'target'))} training trial(s), "
         f"~{total_hours:.2f} trial-hours before ASHA stops any (~{worker_hours:.2f} {unit}-hours)"
     )
+    return lines
+
+
+def _mixture_lines(plan: Plan) -> list[str]:
+    """One line per mixture of the intermediate phase: members, sampler and probabilities."""
+    from sweep.cost import TRAIN_SIZES
+
+    lines = []
+    for entry in plan.spec.phases.intermediate.tasks:
+        mixture = plan.spec.mixture(entry)
+        if mixture is None:
+            continue
+        config = MixtureConfig.model_validate(entry_fields(plan.spec, entry)["mixture"])
+        sizes = {m.key(): TRAIN_SIZES.get(m.task, 10_000) for m in config.members}
+        shares = ", ".join(f"{k} {p:.0%}" for k, p in config.probabilities(sizes).items())
+        sampler = mixture.sampler
+        how = sampler.kind + (
+            f" K={sampler.cap}"
+            if sampler.cap
+            else f" T={sampler.temperature:g}"
+            if sampler.temperature
+            else ""
+        )
+        lines.append(f"  mixture {entry}: {len(config.members)} task(s), sampler {how}: {shares}")
     return lines
 
 
@@ -214,9 +286,11 @@ def _phase_detail(plan: Plan, phase: str) -> str:
         tasks = sorted({t.task for t in plan.target}, key=tasks.index)
     grid = _grid_text(phase_spec, tasks)
     if phase == "intermediate":
-        return f" = {len(tasks)} task(s) x {grid} x {len(spec.seeds)} seed(s); plus 'none'" * bool(
-            tasks
-        ) + (" (only 'none')" if not tasks else "")
+        return (
+            f" = {len(tasks)} task(s)/mixture(s) x {grid} x {len(spec.seeds)} seed(s); plus 'none'"
+            * bool(tasks)
+            + (" (only 'none')" if not tasks else "")
+        )
     return (
         f" = {len(plan.intermediate_configs())} starting point(s) ({', '.join(plan.intermediate_configs())}) x "
         f"{len(tasks)} target(s) x {grid} x {len(spec.seeds)} seed(s)"

@@ -156,13 +156,19 @@ def _run_phase(
     )
 
 
+def _pretrain_corpus(ctx: Context, trial: TrialPlan) -> dict:
+    pre = ctx.spec.phases.pretrain
+    if trial.task != "mlm":
+        return {}
+    return {"mlm_languages": pre.languages, "mlm_corpus": pre.corpus}
+
+
 def _trial_dict(ctx: Context, trial: TrialPlan, init_from: str, train_storage: Path) -> dict:
     spec = ctx.spec
     res = spec.resources_for(trial.phase)
-    pre = spec.phases.pretrain
     train = TrainConfig(
         phase=trial.phase,
-        task=trial.task,
+        **trial.train_fields(),
         model=spec.model,
         init_from=init_from,
         tokenizer=ctx.tokenizer,
@@ -170,10 +176,10 @@ def _trial_dict(ctx: Context, trial: TrialPlan, init_from: str, train_storage: P
         optim=trial.optim,
         deepspeed=spec.deepspeed,
         seed=trial.seed,
-        mlm_languages=pre.languages if trial.task == "mlm" else (),
-        mlm_corpus=pre.corpus,
+        **_pretrain_corpus(ctx, trial),
         workers=res.workers,
         use_gpu=res.use_gpu(),
+        reuse_head=trial.phase == "target" and spec.phases.target.reuse_head,
     )
     return {
         "trial_id": trial.trial_id(),

@@ -13,10 +13,19 @@ from typing import Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from trainers.config import DeepSpeedConfig, Frozen, ModelConfig, OptimConfig
-from trainers.tasks import REGISTRY
+from trainers.config import (
+    MLM,
+    DeepSpeedConfig,
+    Frozen,
+    HubCorpus,
+    ModelConfig,
+    OptimConfig,
+    SamplerConfig,
+)
+from trainers.tasks import PAPER_INTERMEDIATE, REGISTRY, SYNTH_INTERMEDIATE
 
 NONE = "none"
+ALL = "all"  # the built-in mixture of every intermediate task
 SPEC_DIR = Path(__file__).parent / "specs"
 SEARCHABLE = set(OptimConfig.model_fields) - {"rounds"}
 
@@ -86,10 +95,47 @@ class AshaSpec(Frozen):
     )
 
 
+class MlmMemberSpec(Frozen):
+    """Continued multilingual MLM as a member of a mixture."""
+
+    weight: float = Field(gt=0, lt=1, description="share of micro-batches spent on MLM")
+    languages: tuple[str, ...] = Field(min_length=1, description="corpus languages")
+    corpus: str = Field("corpus/{lang}.txt", description="corpus path under the data root")
+    alpha: float = Field(0.3, gt=0, le=1, description="language sampling exponent")
+    hub: HubCorpus | None = Field(None, description="a hub text dataset instead of corpus")
+
+
+class MixtureSpec(Frozen):
+    """A named multi-task mixture, listed in `tasks` like a single task."""
+
+    tasks: tuple[str, ...] | Literal["all"] = Field(
+        "all",
+        description="members: intermediate tasks (task@lang: translated data), or 'all' (the "
+        "paper's nine; the synthetic benchmark's own with data.source synthetic)",
+    )
+    sampler: SamplerConfig = Field(default_factory=SamplerConfig, description="task sampler")
+    mlm: MlmMemberSpec | None = Field(None, description="continued MLM as a member")
+
+
 class PhaseSpec(Frozen):
     """Tasks of a phase, its base hyper-parameters, the grid over them, and per-task overrides."""
 
-    tasks: tuple[str, ...] = Field((), description="task names")
+    tasks: tuple[str, ...] = Field(
+        (), description="task names; intermediate: also 'none', mixtures and task@lang"
+    )
+    mixtures: dict[str, MixtureSpec] = Field(
+        default_factory=dict, description="intermediate only: named mixtures ('all' built in)"
+    )
+    translations: dict[str, str] = Field(
+        default_factory=dict,
+        description="intermediate only: task -> translated train file under the data root "
+        "({lang} filled in), for task@lang entries (default: the task's declared one)",
+    )
+    reuse_head: bool = Field(
+        False,
+        description="target only: start a target's head from its intermediate checkpoint's head "
+        "for the same task (a mixture member's), where it has one",
+    )
     optim: OptimConfig = Field(default_factory=OptimConfig, description="base hyper-parameters")
     search: dict[str, tuple] = Field(default_factory=dict, description="grid: optim key -> values")
     per_task: dict[str, dict] = Field(default_factory=dict, description="task -> optim overrides")
@@ -186,12 +232,18 @@ class PhasesSpec(Frozen):
     @field_validator("intermediate")
     @classmethod
     def _intermediate_tasks(cls, phase: PhaseSpec) -> PhaseSpec:
+        if phase.reuse_head:
+            raise ValueError("reuse_head: only the target phase reuses heads")
+        _check_mixtures(phase)
         _check_tasks(phase, "intermediate", allow_none=True)
         return phase
 
     @field_validator("target")
     @classmethod
     def _target_tasks(cls, phase: PhaseSpec) -> PhaseSpec:
+        for key in ("mixtures", "translations"):
+            if getattr(phase, key):
+                raise ValueError(f"{key}: only the intermediate phase has {key}")
         _check_tasks(phase, "target", allow_none=False)
         return phase
 
@@ -221,8 +273,16 @@ def _check_tasks(phase: PhaseSpec, role: str, allow_none: bool) -> None:
     for task in phase.tasks:
         if task == NONE and allow_none:
             continue
+        if role == "intermediate" and (task == ALL or task in phase.mixtures):
+            continue
+        if role == "intermediate" and "@" in task:
+            _check_translated(phase, task, "tasks")
+            continue
         if task not in REGISTRY or role not in REGISTRY.get(task).roles:
-            raise ValueError(f"tasks: {task!r} is not a {role} task; known: {REGISTRY.names(role)}")
+            extra = "; or 'none', 'all', a mixture, task@lang" if role == "intermediate" else ""
+            raise ValueError(
+                f"tasks: {task!r} is not a {role} task; known: {REGISTRY.names(role)}{extra}"
+            )
     for task in phase.per_task:
         if task not in phase.tasks:
             raise ValueError(f"per_task: {task!r} is not in tasks")
@@ -241,6 +301,46 @@ def _check_tasks(phase: PhaseSpec, role: str, allow_none: bool) -> None:
                     else f"search.{key}"
                 )
                 raise ValueError(f"{where}: {first['msg']}") from None
+
+
+def _check_translated(phase: PhaseSpec, entry: str, where: str) -> None:
+    """`task@lang`: an intermediate task with translated training data in `lang`."""
+    task, _, lang = entry.partition("@")
+    if task not in REGISTRY or "intermediate" not in REGISTRY.get(task).roles or not lang:
+        raise ValueError(f"{where}: {entry!r}: task@lang needs an intermediate task and a language")
+    if task not in phase.translations and REGISTRY.get(task).translate_train is None:
+        raise ValueError(
+            f"{where}: {entry!r}: {task} declares no translated files; name them in "
+            f"translations.{task}"
+        )
+
+
+def _check_mixtures(phase: PhaseSpec) -> None:
+    for task in phase.translations:
+        if task not in REGISTRY or "intermediate" not in REGISTRY.get(task).roles:
+            raise ValueError(f"translations: {task!r} is not an intermediate task")
+    for name, mixture in phase.mixtures.items():
+        where = f"mixtures.{name}"
+        if name in REGISTRY or "@" in name or name in (NONE, MLM):
+            raise ValueError(f"{where}: a mixture cannot be named like a task, 'none' or 'mlm'")
+        if mixture.tasks == ALL:
+            continue
+        if not mixture.tasks or len(set(mixture.tasks)) != len(mixture.tasks):
+            raise ValueError(f"{where}.tasks: list distinct members")
+        for member in mixture.tasks:
+            if "@" in member:
+                _check_translated(phase, member, f"{where}.tasks")
+            elif member not in REGISTRY or "intermediate" not in REGISTRY.get(member).roles:
+                raise ValueError(
+                    f"{where}.tasks: {member!r} is not an intermediate task; known: "
+                    f"{REGISTRY.names('intermediate')}"
+                )
+        weights = mixture.sampler.weights
+        if weights and set(weights) != set(mixture.tasks):
+            raise ValueError(
+                f"{where}.sampler.weights: keys {sorted(weights)} must be the members "
+                f"{sorted(mixture.tasks)}"
+            )
 
 
 class SweepSpec(Frozen):
@@ -264,6 +364,27 @@ class SweepSpec(Frozen):
             return getattr(self.phases, phase).resources.apply(self.resources)
         return self.resources
 
+    def mixture(self, name: str) -> MixtureSpec | None:
+        """The named mixture of the intermediate phase (`all` built in), members resolved."""
+        phase = self.phases.intermediate
+        if name not in phase.mixtures and name != ALL:
+            return None
+        mixture = phase.mixtures.get(name, MixtureSpec())
+        if mixture.tasks != ALL:
+            return mixture
+        members = SYNTH_INTERMEDIATE if self.data.source == "synthetic" else PAPER_INTERMEDIATE
+        return mixture.model_copy(update={"tasks": members})
+
+    def translated_entries(self) -> tuple[str, ...]:
+        """Every task@lang of the intermediate phase, listed alone or in a mixture."""
+        phase = self.phases.intermediate
+        members = [m for name in phase.mixtures for m in self.mixture(name).tasks]
+        return tuple(dict.fromkeys(t for t in [*phase.tasks, *members] if "@" in t))
+
+    def translation_file(self, task: str) -> str:
+        """The translated train file template of `task` ({lang} unfilled)."""
+        return self.phases.intermediate.translations.get(task) or REGISTRY.get(task).translate_train
+
     def uses_gpu(self) -> bool:
         return any(self.resources_for(p).use_gpu() for p in ("pretrain", "intermediate", "target"))
 
@@ -276,6 +397,34 @@ class SweepSpec(Frozen):
                     f"phases.target.tasks: {task!r} is not part of {benchmark} "
                     "(phases.evaluate.benchmark)"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _mixtures_resolve(self) -> SweepSpec:
+        """Checks that need the data source: `all`'s members, and files a hub source lacks."""
+        phase = self.phases.intermediate
+        where = "phases.intermediate"
+        for name in dict.fromkeys([*phase.mixtures, *(t for t in phase.tasks if t == ALL)]):
+            mixture = self.mixture(name)
+            weights = mixture.sampler.weights
+            if weights and set(weights) != set(mixture.tasks):
+                raise ValueError(
+                    f"{where}.mixtures.{name}.sampler.weights: keys {sorted(weights)} must be the "
+                    f"members {sorted(mixture.tasks)}"
+                )
+            if mixture.mlm and mixture.mlm.hub is None and self.data.source == "hub":
+                raise ValueError(
+                    f"{where}.mixtures.{name}.mlm.hub: a hub text dataset is required with "
+                    "data.source hub (there is no local corpus)"
+                )
+        if self.data.source == "hub":
+            for entry in self.translated_entries():
+                task = entry.partition("@")[0]
+                if not Path(self.translation_file(task)).is_absolute():
+                    raise ValueError(
+                        f"{where}.translations.{task}: with data.source hub, name the translated "
+                        f"files of {entry} by an absolute path"
+                    )
         return self
 
     @model_validator(mode="after")
