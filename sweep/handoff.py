@@ -44,11 +44,17 @@ def best_checkpoints(out: Path, phase: str) -> dict[str, tuple[float, int, str, 
     rows = table[(table.phase == phase) & (table.split == "dev") & (table.checkpoint_path != "")]
     best: dict[str, tuple[float, int, str, str]] = {}
     for row in rows.sort_values("round").itertuples():
-        if row.metric != primary_metric(row.task) or not _exists(row.checkpoint_path):
+        if not _selects(row) or not _exists(row.checkpoint_path):
             continue
         if row.trial_id not in best or row.value >= best[row.trial_id][0]:
             best[row.trial_id] = (row.value, row.round, row.checkpoint_path, row.task)
     return best
+
+
+def _selects(row) -> bool:
+    """A row of the trial's own selection metric (not a mixture member's dev metric)."""
+    own = {"pretrain": "mlm", "intermediate": row.intermediate, "target": row.target}
+    return row.task == own.get(row.phase) and row.metric == primary_metric(row.task)
 
 
 def _exists(path: str) -> bool:

@@ -71,7 +71,7 @@ class StoreCallback(Callback):
             result_row(self.sweep, plan, result, key.removeprefix("dev/"), value)
             for key, value in result.items()
             if key.startswith("dev/")
-            and key != "dev/n_examples"
+            and not key.endswith("/n_examples")
             and isinstance(value, (int, float))
         ]
         store.write_rows(
@@ -101,6 +101,10 @@ class StoreCallback(Callback):
 
 
 def result_row(sweep: str, plan: dict, result: dict, metric: str, value: float) -> dict:
+    """A dev row. A mixture reports `member/metric` for each member task (and `mlm`): the row's
+    task is then that member, and its n_examples the member's dev set."""
+    task, _, member_metric = metric.rpartition("/")
+    n_examples = result.get(f"dev/{task}/n_examples" if task else "dev/n_examples", 0)
     return {
         "sweep": sweep,
         "phase": plan["phase"],
@@ -108,12 +112,12 @@ def result_row(sweep: str, plan: dict, result: dict, metric: str, value: float) 
         "config_id": plan["config_id"],
         "intermediate": plan["intermediate"],
         "target": plan["target"],
-        "task": plan["task"],
-        "language": plan["language"],
+        "task": task or plan["task"],
+        "language": "multi" if task == "mlm" else plan["language"],
         "split": "dev",
-        "metric": metric,
+        "metric": member_metric,
         "value": float(value),
-        "n_examples": int(result.get("dev/n_examples", 0)),
+        "n_examples": int(n_examples),
         "round": int(result["round"]),
         "step": int(result["step"]),
         "learning_rate": float(plan["train"]["optim"]["learning_rate"]),

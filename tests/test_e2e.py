@@ -18,6 +18,7 @@ from sweep import store
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
 LR_GOOD, LR_USELESS, LR_GOOD_TOO = 3.0e-4, 1.0e-9, 1.0e-3
+STARTS = ("none", "synth_mnli", "mix")
 
 
 def e2e_spec(benchmark: Path) -> dict:
@@ -46,7 +47,15 @@ def e2e_spec(benchmark: Path) -> dict:
                 },
             },
             "intermediate": {
-                "tasks": ["none", "synth_mnli"],
+                # A single task, and a mixture with translated data and continued MLM.
+                "tasks": ["none", "synth_mnli", "mix"],
+                "mixtures": {
+                    "mix": {
+                        "tasks": ["synth_hellaswag", "synth_mnli@qaa"],
+                        "sampler": {"kind": "temperature", "temperature": 2},
+                        "mlm": {"weight": 0.2, "languages": ["en", "qaa"]},
+                    }
+                },
                 "optim": {
                     "learning_rate": 3e-4,
                     "batch_size": 32,
@@ -120,7 +129,7 @@ def test_zero_shot_rows_cover_every_language_of_every_finished_target_trial(swee
     dev = frame[(frame.phase == "target") & (frame.metric == "f1")]
     # Per start: two learning trials x 2 rounds, and the stopped one's round 1 (its round 2
     # only if it raced past ASHA's stop).
-    assert 2 * (2 * 2 + 1) <= len(dev) <= 2 * 3 * 2
+    assert 3 * (2 * 2 + 1) <= len(dev) <= 3 * 3 * 2
 
 
 def test_the_retrieval_target_is_evaluated_on_each_start_without_training(sweep_dir):
@@ -129,19 +138,37 @@ def test_the_retrieval_target_is_evaluated_on_each_start_without_training(sweep_
     rows = frame[frame.target == "synth_tatoeba"]
     assert set(rows.phase) == {"zero_shot"}
     assert set(zero_row_keys(rows)) == {
-        (inter, lang) for inter in ("none", "synth_mnli") for lang in ("qaa", "qab", "qac")
+        (inter, lang) for inter in STARTS for lang in ("qaa", "qab", "qac")
     }
     assert set(rows.metric) == {"accuracy"} and set(rows.n_examples) == {300}
     assert ((rows.value >= 0) & (rows.value <= 1)).all()
     assert set(rows.checkpoint_path) == {
         str(out / "handoff" / "pretrain"),
         str(out / "handoff" / "intermediate" / "synth_mnli"),
+        str(out / "handoff" / "intermediate" / "mix"),
     }
     assert "[retrieval] ret-synth_mnli-synth_tatoeba:" in stdout
 
 
 def zero_row_keys(rows: pd.DataFrame) -> list[tuple[str, str]]:
     return list(zip(rows.intermediate, rows.language, strict=True))
+
+
+def test_the_mixture_reports_each_member_and_its_aggregate_and_feeds_the_target_phase(sweep_dir):
+    out, stdout = sweep_dir
+    frame = pd.read_parquet(out / "results")
+    mix = frame[(frame.phase == "intermediate") & (frame.intermediate == "mix")]
+    assert set(zip(mix.task, mix.metric, strict=True)) == {
+        ("synth_hellaswag", "accuracy"),
+        ("synth_mnli", "accuracy"),
+        ("mlm", "mlm_accuracy"),
+        ("mix", "mixture_score"),
+    }
+    assert (mix.n_examples > 0).all()
+    assert (out / "handoff" / "intermediate" / "mix" / "heads.pt").is_file()
+    from_mix = frame[(frame.phase == "zero_shot") & (frame.intermediate == "mix")]
+    assert set(from_mix.target) == {"synth_udpos", "synth_tatoeba"}
+    assert "mixture mix: 2 task(s), sampler temperature T=2" in stdout
 
 
 def test_asha_stopped_the_trial_that_cannot_learn(sweep_dir):

@@ -252,6 +252,7 @@ def evaluate_mixture(engine, data: TrainData) -> dict:
             engine, part, lambda b, n=name, p=part: p.format.predict(engine(b, head=n), b)
         )
         metrics.update({f"dev/{name}/{k}": v for k, v in scores.items()})
+        metrics[f"dev/{name}/n_examples"] = len(part.dev.examples)
         chance = part.task.chance()
         normalised.append((scores[part.task.metric] - chance) / (1.0 - chance))
         n_examples += len(part.dev.examples)
@@ -260,6 +261,7 @@ def evaluate_mixture(engine, data: TrainData) -> dict:
             engine, data.mlm_dev, lambda b: masked_hits(engine(b, head=MLM), b["labels"])
         )
         metrics[f"dev/{MLM}/mlm_accuracy"] = _mlm_accuracy(predictions)
+        metrics[f"dev/{MLM}/n_examples"] = len(predictions)
     metrics[f"dev/{MIXTURE_METRIC}"] = sum(normalised) / len(normalised)
     metrics["dev/n_examples"] = n_examples
     return metrics
