@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.heatmap import write_heatmap
+from analysis.intermediate import chosen_rounds
 from analysis.selection import (
     BASELINE,
     OPTIONAL_PHASES,
@@ -111,6 +112,33 @@ def _selection_section(results: list[TargetResult]) -> list[str]:
         "en dev",
     ]
     return lines + _table(header, rows, text_columns=4) + [""]
+
+
+def _intermediate_section(frame: pd.DataFrame) -> list[str]:
+    """The round each intermediate configuration hands on, and a mixture's member scores."""
+    chosen = chosen_rounds(frame)
+    if not chosen:
+        return []
+    lines = ["## Intermediate training: English dev (%)", ""]
+    lines += [
+        "The best round of each intermediate configuration, the one its target trials start "
+        "from. A mixture is chosen on `mixture_score`, the mean over its tasks of "
+        "(score - chance) / (1 - chance); its members' scores are those of that round.",
+        "",
+    ]
+    rows = [
+        [
+            f"`{c.entry}`",
+            f"`{c.trial_id}`",
+            ", ".join(f"{task} {metric} {pct(value)}" for task, metric, value in c.members) or "—",
+            str(c.trials),
+            str(c.round),
+            f"{pct(c.value)} {c.metric}",
+        ]
+        for c in chosen
+    ]
+    header = ["intermediate", "trial", "members at that round", "trials", "round", "en dev"]
+    return lines + _table(header, rows, text_columns=3) + [""]
 
 
 def _score_text(cell: Cell | None, delta: float | None) -> str:
@@ -272,6 +300,7 @@ def write_report(out_dir: Path) -> Path:
     else:
         results = collect(frame)
         lines = _header(frame, out_dir, results)
+        lines += _intermediate_section(frame)
         if any(r.selections for r in results):
             lines += _selection_section(results)
         score = benchmark_score(results, benchmark_of(out_dir))

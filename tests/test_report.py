@@ -339,3 +339,40 @@ def test_a_retrieval_target_reports_each_start_without_a_dev_selection(tmp_path)
     report = write_report(tmp_path).read_text()
     assert "tatoeba" in report and "—" in report
     assert "+15.0" in table_row(report, "de")
+
+
+def test_the_intermediate_section_shows_each_configurations_chosen_round_and_a_mixtures_members(
+    tmp_path: Path,
+):
+    def inter(entry: str, trial_id: str, round_: int, task: str, metric: str, value: float):
+        return row(
+            phase="intermediate",
+            trial_id=trial_id,
+            config_id=entry,
+            intermediate=entry,
+            target="",
+            task=task,
+            metric=metric,
+            value=value,
+            round=round_,
+        )
+
+    rows = [
+        inter(MNLI, "m", 1, MNLI, "accuracy", 0.50),
+        inter(MNLI, "m", 2, MNLI, "accuracy", 0.61),
+        # The mixture's round 1 has the better aggregate, though round 2 has the better MNLI.
+        inter("mix", "x", 1, "mix", "mixture_score", 0.30),
+        inter("mix", "x", 1, MNLI, "accuracy", 0.55),
+        inter("mix", "x", 1, "synth_hellaswag", "accuracy", 0.40),
+        inter("mix", "x", 2, "mix", "mixture_score", 0.20),
+        inter("mix", "x", 2, MNLI, "accuracy", 0.70),
+        inter("mix", "x", 2, "synth_hellaswag", "accuracy", 0.25),
+    ]
+    write_rows(tmp_path, rows, label="inter")
+    report = write_report(tmp_path).read_text()
+    assert "## Intermediate training: English dev (%)" in report
+    assert table_row(report, f"`{MNLI}`").endswith("| — | 1 | 2 | 61.0 accuracy |")
+    assert table_row(report, "`mix`") == (
+        "| `mix` | `x` | synth_hellaswag accuracy 40.0, synth_mnli accuracy 55.0 | 1 | 1 "
+        "| 30.0 mixture_score |"
+    )
