@@ -14,11 +14,12 @@ import pytest
 import torch
 import yaml
 from test_loop import config, consolidated_encoder_fingerprint, finetune, run
+from test_mixture_loop import mixture_config
 
 from trainers.checkpoint import consolidated_state_dict, export_encoder, read_meta
 from trainers.config import DeepSpeedConfig, Windows
 from trainers.evaluate import load_encoder_dir, zero_shot
-from trainers.model import fingerprint
+from trainers.model import fingerprint, load_mlm_model, saved_head
 
 pytestmark = [pytest.mark.gpu, pytest.mark.slow]
 
@@ -58,6 +59,26 @@ def test_every_zero_stage_hands_on_the_fp32_master_weights(
     assert fingerprint(load_encoder_dir(exported)[0]) == consolidated_encoder_fingerprint(
         checkpoint
     )
+
+
+@pytest.mark.parametrize("stage", [2, 3])
+def test_a_mixture_with_continued_mlm_trains_in_bf16_and_hands_on_every_head(
+    benchmark, gpu_pretrained, tmp_path, stage
+):
+    cfg = on_gpu(mixture_config(benchmark, gpu_pretrained, stage=stage, rounds=2))
+    cfg = cfg.model_copy(update={"deepspeed": DeepSpeedConfig(zero_stage=stage, precision="bf16")})
+    reporter = run(cfg, tmp_path)
+    for metrics in reporter.history:
+        assert torch.isfinite(torch.tensor(metrics["train_losses"])).all()
+        assert metrics["drawn/mlm"] > 0 and metrics["drawn/synth_mnli@qaa"] > 0
+        assert 0.0 <= metrics["dev/mlm/mlm_accuracy"] <= 1.0
+    exported = export_encoder(reporter.checkpoints[-1], tmp_path / "export")
+    assert saved_head(exported, "synth_mnli") and saved_head(exported, "synth_hellaswag")
+    heads = torch.load(exported / "heads.pt", weights_only=True)["state_dict"]
+    assert all(w.dtype == torch.float32 for w in heads.values())
+    vocab = heads["lm_head.decoder.weight"].shape[0]
+    mlm = load_mlm_model(str(exported), cfg.model, vocab)
+    assert torch.equal(mlm.state_dict()["lm_head.dense.weight"], heads["lm_head.dense.weight"])
 
 
 def test_zero_shot_on_the_gpu_scores_like_the_cpu(benchmark, gpu_pretrained, tmp_path):

@@ -20,11 +20,14 @@ def spec_with(**phases) -> SweepSpec:
     )
 
 
-def test_the_demo_plan_has_one_pretraining_one_intermediate_and_six_target_trials():
+def test_the_demo_plan_has_one_pretraining_two_intermediate_and_nine_target_trials():
     plan = expand(load_spec("demo"))
-    # synth_xnli searches two rates from each of 2 starts; synth_udpos fixes its rate.
-    assert (len(plan.pretrain), len(plan.intermediate), len(plan.target)) == (1, 1, 6)
-    assert plan.intermediate_configs() == ("none", "synth_mnli")
+    # synth_xnli searches two rates from each of 3 starts; synth_udpos fixes its rate.
+    assert (len(plan.pretrain), len(plan.intermediate), len(plan.target)) == (1, 2, 9)
+    assert plan.intermediate_configs() == ("none", "synth_mnli", "nli_mix")
+    mixture = next(t for t in plan.intermediate if t.task == "nli_mix").train_fields()["mixture"]
+    assert [m["task"] for m in mixture["members"]] == ["synth_mnli", "synth_hellaswag"]
+    assert mixture["mlm_weight"] == 0.1
 
 
 def test_target_trials_cover_every_start_target_grid_point_and_seed():
