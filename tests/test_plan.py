@@ -104,7 +104,7 @@ def test_describe_reports_resources_and_an_estimate_of_trial_hours():
     lines = describe(expand(load_spec("demo")))
     text = "\n".join(lines)
     assert "DeepSpeed ZeRO-0, fp32" in text
-    assert "phase zero_shot: up to 6 evaluation(s)" in text
+    assert "phase zero_shot: up to 9 evaluation(s)" in text
     assert "(synth_xnli: 2, synth_udpos: 1) grid point(s)" in text
     assert "trial-hours" in text
 

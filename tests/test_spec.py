@@ -153,7 +153,7 @@ def test_the_cli_rejects_a_missing_spec_file_with_exit_2():
 def test_validate_prints_the_plan_without_starting_ray():
     result = run_cli("validate", "demo")
     assert result.returncode == 0, result.stderr
-    assert "phase target: 6 trial(s)" in result.stdout
+    assert "phase target: 9 trial(s)" in result.stdout
     assert "trial-hours" in result.stdout
     # The demo pretrains alone, on the whole machine.
     assert "pretrain resources: 1 worker(s) x 1.8 CPU; up to 1 trials at once" in result.stdout
