@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_loop import TINY
+from test_loop import config as loop_config
 
 from trainers.checkpoint import export_encoder
 from trainers.config import (
@@ -20,7 +22,6 @@ from trainers.config import (
     ModelConfig,
     OptimConfig,
     SamplerConfig,
-    TinyEncoder,
     TrainConfig,
     Translation,
 )
@@ -32,34 +33,25 @@ from trainers.tasks import get_task
 
 pytestmark = pytest.mark.slow
 
-TINY = TinyEncoder(
-    hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_positions=64
-)
 MODEL = ModelConfig(name="tiny", tokenizer="t", tiny=TINY)
 TRANSLATED = "translate-train/synth_mnli/multinli_1.0_train.{lang}.jsonl"
 
 
 def config(benchmark: Path, **changes) -> TrainConfig:
-    base = dict(
-        phase="pretrain",
-        task="mlm",
-        model=MODEL,
-        init_from="random",
-        tokenizer=str(benchmark / "tokenizer"),
-        data=DataConfig(source="local", root=str(benchmark)),
-        optim=OptimConfig(
-            learning_rate=1e-3,
-            batch_size=16,
-            epochs=1,
-            rounds=1,
-            max_length=48,
-            max_train_examples=200,
-        ),
-        deepspeed=DeepSpeedConfig(zero_stage=0),
-        mlm_languages=("en", "qaa"),
+    """test_loop's tiny run at ZeRO-0 unless changed (one worker gives ZeRO nothing to shard)."""
+    return loop_config(benchmark, **({"deepspeed": DeepSpeedConfig(zero_stage=0)} | changes))
+
+
+def short(learning_rate: float) -> OptimConfig:
+    """One round over 32 examples."""
+    return OptimConfig(
+        learning_rate=learning_rate,
+        batch_size=16,
+        epochs=1,
+        rounds=1,
+        max_length=48,
+        max_train_examples=32,
     )
-    base.update(changes)
-    return TrainConfig(**base)
 
 
 def mixture_config(benchmark: Path, init_from, *, stage=0, rounds=2, dropout=0.1, **mix):
@@ -109,18 +101,7 @@ class PreemptedAfter(LocalReporter):
 def finetune(benchmark: Path, init_from, task: str, **changes) -> TrainConfig:
     """A short single-task target run."""
     base = dict(
-        phase="target",
-        task=task,
-        init_from=str(init_from),
-        mlm_languages=(),
-        optim=OptimConfig(
-            learning_rate=1e-3,
-            batch_size=16,
-            epochs=1,
-            rounds=1,
-            max_length=48,
-            max_train_examples=32,
-        ),
+        phase="target", task=task, init_from=str(init_from), mlm_languages=(), optim=short(1e-3)
     )
     return config(benchmark, **(base | changes))
 
@@ -221,15 +202,7 @@ def test_a_target_member_of_the_mixture_reuses_its_head_when_asked(benchmark, pr
 
     def target(reuse: bool) -> LocalReporter:
         # A learning rate too small to move anything: the trained head is the one loaded.
-        tiny_steps = OptimConfig(
-            learning_rate=1e-9,
-            batch_size=16,
-            epochs=1,
-            rounds=1,
-            max_length=48,
-            max_train_examples=32,
-        )
-        cfg = finetune(benchmark, exported, "synth_xnli", reuse_head=reuse, optim=tiny_steps)
+        cfg = finetune(benchmark, exported, "synth_xnli", reuse_head=reuse, optim=short(1e-9))
         return run(cfg, tmp_path / f"target-{reuse}")
 
     reused, fresh = target(True), target(False)
