@@ -1,11 +1,13 @@
 """The sweep report: `<out>/report/report.md` with a delta heatmap PNG per target task.
 
-Every number comes from the results store; cells that are not significantly above chance are
+Every number comes from the results store (and the sweep's status.json says which evaluations
+are incomplete); cells that are not significantly above chance are
 marked and named in words, never hidden, since a transfer "gain" at chance means nothing.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -63,9 +65,26 @@ def _header(frame: pd.DataFrame, out_dir: Path, results: list[TargetResult]) -> 
         f"Target task `{t}` has target trials but none reached zero-shot evaluation yet."
         for t in sorted(trained - reported)
     ]
+    notes += _incomplete_notes(out_dir)
     if notes:
         lines += ["", *[f"- {note}" for note in notes]]
     return lines + [""]
+
+
+def _incomplete_notes(out_dir: Path) -> list[str]:
+    """Evaluations that did not score every language (the sweep's status.json says which and
+    why): their averages cover fewer languages, so the report must say so."""
+    path = Path(out_dir) / "status.json"
+    trials = json.loads(path.read_text())["trials"] if path.is_file() else {}
+    notes = []
+    for trial_id, trial in sorted(trials.items()):
+        if trial.get("zero_shot") == "failed":
+            notes.append(
+                f"INCOMPLETE: `{trial_id}` has no zero-shot results: {trial['zero_shot_error']}"
+            )
+        for lang, error in sorted((trial.get("zero_shot_errors") or {}).items()):
+            notes.append(f"INCOMPLETE: `{trial_id}` was not evaluated in {lang}: {error}")
+    return notes
 
 
 def _missing_phase_note(phase: str) -> str:

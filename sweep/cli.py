@@ -175,7 +175,14 @@ def cmd_status(args) -> int:
             score = f" dev {trial['dev_score']:.4f}" if "dev_score" in trial else ""
             rounds = f" round {trial.get('round', 0)}/{trial['rounds']}"
             error = f" error: {trial['error']}" if trial.get("error") else ""
-            print(f"  {trial.get('state', 'pending'):8} {trial_id}{rounds}{score}{error}")
+            evaluated = f" zero-shot {trial['zero_shot']}" if trial.get("zero_shot") else ""
+            print(
+                f"  {trial.get('state', 'pending'):8} {trial_id}{rounds}{score}{evaluated}{error}"
+            )
+            for lang, why in sorted((trial.get("zero_shot_errors") or {}).items()):
+                print(f"    {lang} not evaluated: {why}")
+            if trial.get("zero_shot_error"):
+                print(f"    not evaluated: {trial['zero_shot_error']}")
     return 0
 
 

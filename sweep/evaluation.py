@@ -14,7 +14,15 @@ from ray.tune import Callback
 from sweep import store
 from sweep.handoff import Context, best_checkpoints, export, primary_metric
 from sweep.plan import TrialPlan
-from sweep.progress import DONE, read_status, set_phase
+from sweep.progress import (
+    COMPLETE,
+    DONE,
+    FAILED,
+    INCOMPLETE,
+    read_status,
+    set_phase,
+    update_trial,
+)
 from sweep.spec import ResourcesSpec
 from trainers.config import DataConfig
 
@@ -26,31 +34,35 @@ def run_retrieval(ctx: Context, starts: dict[str, str]) -> None:
 
     if not ctx.plan.retrieval:
         return
-    spec = ctx.spec
-    evaluate = spec.phases.evaluate
+    evaluate = ctx.spec.phases.evaluate
     set_phase(ctx.out, "retrieval", "running", trials=len(ctx.plan.retrieval))
     ctx.echo(f"== phase retrieval: {len(ctx.plan.retrieval)} evaluation(s), no training")
-    remote = _remote_evaluator(spec.resources)
-    pending = {
-        remote.remote(
+    remote = _remote_evaluator(ctx.spec.resources)
+    pending = {}
+    for inter, task in ctx.plan.retrieval:
+        trial_id = f"ret-{inter}-{task}"
+        ref = remote.remote(
             "retrieval",
             starts[inter],
             task,
             ctx.plan.eval_languages(task),
             ctx.data.model_dump(),
+            _run_options(ctx, trial_id),
             split=evaluate.split,
             layer=evaluate.retrieval_layer,
             pooling=evaluate.retrieval_pooling,
-            batch_size=evaluate.batch_size,
-        ): (inter, task)
-        for inter, task in ctx.plan.retrieval
-    }
+        )
+        pending[ref] = (inter, task, trial_id)
     started = time.monotonic()
+    incomplete = 0
     while pending:
         [ref], _ = ray.wait(list(pending), num_returns=1)
-        inter, task = pending.pop(ref)
-        rows = ray.get(ref)
-        trial_id = f"ret-{inter}-{task}"
+        inter, task, trial_id = pending.pop(ref)
+        defaults = {"phase": "retrieval", "task": task, "intermediate": inter, "target": task,
+                    "config_id": f"retrieval,{inter},{task}", "seed": ctx.spec.seeds[0],
+                    "rounds": 0, "state": DONE}  # fmt: skip
+        rows, complete = _record(ctx, ref, trial_id, task, defaults)
+        incomplete += not complete
         store.write_rows(
             ctx.out,
             [
@@ -59,34 +71,77 @@ def run_retrieval(ctx: Context, starts: dict[str, str]) -> None:
             ],
             label=f"zero_shot-{trial_id}",
         )
-        scores = ", ".join(
-            f"{r['language']} {r['value']:.3f}" for r in rows if r["metric"] == primary_metric(task)
-        )
-        ctx.echo(f"[retrieval] {trial_id}: {scores}")
-    set_phase(ctx.out, "retrieval", "done", trials=len(ctx.plan.retrieval))
+    set_phase(ctx.out, "retrieval", "done", trials=len(ctx.plan.retrieval), incomplete=incomplete)
 
 
 def _remote_evaluator(resources: ResourcesSpec):
+    """The coordinator of one evaluation: it prepares shards, runs the pipeline and scores. The
+    inference actors it starts hold the compute, so it asks for a driver's share of a CPU."""
     import ray
 
-    return ray.remote(_run_evaluator).options(
-        num_cpus=resources.eval_cpus, num_gpus=resources.eval_gpus
-    )
+    return ray.remote(_run_evaluator).options(num_cpus=resources.driver_cpus)
 
 
 def _run_evaluator(
-    name: str, model_dir: str, task: str, languages, data: dict, **options
-) -> list[dict]:
-    """`trainers.evaluate.<name>` inside a Ray task (the data config travels as a dict), on the
-    GPU Ray gave the task if it asked for one."""
+    name: str, model_dir: str, task: str, languages, data: dict, run: dict, **options
+) -> dict:
+    """`trainers.evaluate.<name>` inside a Ray task (configs travel as dicts)."""
+    from trainers import evaluate
+    from trainers.eval_pipeline import ActorPool
+
+    run = evaluate.Run(
+        batch_size=run["batch_size"],
+        pool=ActorPool(**run["pool"]),
+        cache=run["cache"] and Path(run["cache"]),
+        predictions=Path(run["predictions"]),
+    )
+    result = getattr(evaluate, name)(
+        Path(model_dir), task, tuple(languages), DataConfig(**data), run=run, **options
+    )
+    return {"rows": result.rows, "errors": result.errors}
+
+
+def _run_options(ctx: Context, trial_id: str) -> dict:
+    spec = ctx.spec
+    return {
+        "batch_size": spec.phases.evaluate.batch_size,
+        "pool": {
+            "size": spec.resources.eval_actors,
+            "cpus": spec.resources.eval_cpus,
+            "gpus": spec.resources.eval_gpus,
+        },
+        "cache": spec.phases.evaluate.shard_cache,
+        "predictions": str(ctx.out / "predictions" / trial_id),
+    }
+
+
+def _record(ctx: Context, ref, trial_id: str, task: str, defaults: dict) -> tuple[list, bool]:
+    """The rows of a finished evaluation and whether it is complete; its outcome goes into the
+    trial's status (complete, or incomplete with the languages that failed and why) and a line
+    onto the console. An evaluation that failed as a whole gives no rows: the sweep goes on."""
     import ray
 
-    from trainers import evaluate
-
-    device = "cuda" if ray.get_gpu_ids() else "cpu"
-    return getattr(evaluate, name)(
-        Path(model_dir), task, tuple(languages), DataConfig(**data), device=device, **options
+    try:
+        result = ray.get(ref)
+    except Exception as err:  # the evaluation, not the sweep, failed: record it and go on
+        cause = str(err).strip().splitlines()[-1][:300] if str(err).strip() else repr(err)
+        update_trial(ctx.out, trial_id, defaults, zero_shot=FAILED, zero_shot_error=cause)
+        ctx.echo(f"[zero_shot] FAILED {trial_id}: {cause}")
+        return [], False
+    errors = result["errors"]
+    update_trial(
+        ctx.out, trial_id, defaults,
+        zero_shot=INCOMPLETE if errors else COMPLETE, zero_shot_errors=errors,
+    )  # fmt: skip
+    scores = ", ".join(
+        f"{r['language']} {r['value']:.3f}"
+        for r in result["rows"]
+        if r["metric"] == primary_metric(task)
     )
+    ctx.echo(f"[zero_shot] {trial_id}: {scores}")
+    for lang, error in sorted(errors.items()):
+        ctx.echo(f"[zero_shot] INCOMPLETE {trial_id}: {lang} not evaluated: {error}")
+    return result["rows"], not errors
 
 
 def _retrieval_row(ctx: Context, inter: str, task: str, row: dict, source: str, seconds) -> dict:
@@ -120,13 +175,14 @@ class ZeroShot:
         self.trials = {t.trial_id(): t for t in ctx.plan.target}
         self.pending: dict = {}
         self.submitted: set[str] = set()
+        self.incomplete = 0  # evaluations with a language (or everything) not evaluated
         self.started = time.monotonic()
 
     def submit(self, trial_id: str) -> None:
         """Start the evaluation of a finished trial, once."""
         if trial_id in self.submitted or trial_id not in self.trials:
             return
-        best = best_checkpoints(self.ctx.out, "target").get(trial_id)
+        best = best_checkpoints(self.ctx.out, "target", trial_id).get(trial_id)
         if best is None:  # a trial that never reported a checkpoint has nothing to evaluate
             return
         if not self.submitted:
@@ -141,9 +197,9 @@ class ZeroShot:
             trial.task,
             self.ctx.plan.eval_languages(trial.task),
             self.ctx.data.model_dump(),
+            _run_options(self.ctx, trial_id),
             split=spec.phases.evaluate.split,
             windows=trial.optim.windows(),
-            batch_size=spec.phases.evaluate.batch_size,
             pooling=spec.model.pooling,
         )
         self.pending[ref] = (trial, round_, checkpoint, model_dir)
@@ -174,12 +230,14 @@ class ZeroShot:
         )
         while self.pending:
             self.poll(block=True)
-        set_phase(self.ctx.out, "zero_shot", "done", trials=len(self.submitted))
+        set_phase(
+            self.ctx.out, "zero_shot", "done", trials=len(self.submitted),
+            incomplete=self.incomplete,
+        )  # fmt: skip
 
     def _store(self, ref, trial: TrialPlan, round_: int, checkpoint: str, model_dir: str) -> None:
-        import ray
-
-        rows = ray.get(ref)
+        rows, complete = _record(self.ctx, ref, trial.trial_id(), trial.task, {})
+        self.incomplete += not complete
         store.write_rows(
             self.ctx.out,
             [
@@ -189,12 +247,6 @@ class ZeroShot:
             label=f"zero_shot-{trial.trial_id()}",
         )
         shutil.rmtree(model_dir, ignore_errors=True)  # the checkpoint itself stays in Ray storage
-        scores = ", ".join(
-            f"{r['language']} {r['value']:.3f}"
-            for r in rows
-            if r["metric"] == primary_metric(trial.task)
-        )
-        self.ctx.echo(f"[zero_shot] {trial.trial_id()}: {scores}")
 
 
 class ZeroShotCallback(Callback):

@@ -34,14 +34,20 @@ def primary_metric(task: str) -> str:
     return REGISTRY.get(base).metric if base in REGISTRY else MIXTURE_METRIC
 
 
-def best_checkpoints(out: Path, phase: str) -> dict[str, tuple[float, int, str, str]]:
-    """trial_id -> (best dev score, its round, its checkpoint path, task), from the store.
+def best_checkpoints(
+    out: Path, phase: str, trial_id: str | None = None
+) -> dict[str, tuple[float, int, str, str]]:
+    """trial_id -> (best dev score, its round, its checkpoint path, task), from the store; with
+    `trial_id`, that trial's alone (only its own part files are read).
 
     Only checkpoints still on storage count (Ray keeps the best and the latest); on a tie the
     later round wins, as it does in Ray's retention.
     """
-    table = store.read_results(out).to_pandas()
+    label = f"{phase}-{trial_id}-r" if trial_id else ""
+    table = store.read_results(out, label).to_pandas()
     rows = table[(table.phase == phase) & (table.split == "dev") & (table.checkpoint_path != "")]
+    if trial_id:
+        rows = rows[rows.trial_id == trial_id]
     best: dict[str, tuple[float, int, str, str]] = {}
     for row in rows.sort_values("round").itertuples():
         if not _selects(row) or not _exists(row.checkpoint_path):

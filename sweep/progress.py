@@ -14,6 +14,8 @@ from sweep import store
 
 STATUS = "status.json"
 DONE, STOPPED, FAILED, RUNNING, PENDING = "done", "stopped", "failed", "running", "pending"
+# An evaluation's outcome: every language scored, some languages not, or none at all.
+COMPLETE, INCOMPLETE = "complete", "incomplete"
 
 
 def read_status(out_dir: Path) -> dict:
@@ -34,6 +36,13 @@ def set_phase(out_dir: Path, phase: str, state: str, **extra) -> None:
     write_status(out_dir, status)
 
 
+def update_trial(out_dir: Path, trial_id: str, defaults: dict, **fields) -> None:
+    """Set `fields` on a trial's status entry, creating it from `defaults` the first time."""
+    status = read_status(out_dir)
+    status["trials"].setdefault(trial_id, dict(defaults)).update(fields)
+    write_status(out_dir, status)
+
+
 class StoreCallback(Callback):
     def __init__(self, out_dir: Path, sweep: str, echo=print):
         self.out_dir = Path(out_dir)
@@ -42,21 +51,16 @@ class StoreCallback(Callback):
         self.last_round: dict[str, int] = {}
 
     def _update(self, plan: dict, **fields) -> None:
-        status = read_status(self.out_dir)
-        entry = status["trials"].setdefault(
-            plan["trial_id"],
-            {
-                "phase": plan["phase"],
-                "task": plan["task"],
-                "intermediate": plan["intermediate"],
-                "target": plan["target"],
-                "config_id": plan["config_id"],
-                "seed": plan["seed"],
-                "rounds": plan["train"]["optim"]["rounds"],
-            },
-        )
-        entry.update(fields)
-        write_status(self.out_dir, status)
+        defaults = {
+            "phase": plan["phase"],
+            "task": plan["task"],
+            "intermediate": plan["intermediate"],
+            "target": plan["target"],
+            "config_id": plan["config_id"],
+            "seed": plan["seed"],
+            "rounds": plan["train"]["optim"]["rounds"],
+        }
+        update_trial(self.out_dir, plan["trial_id"], defaults, **fields)
 
     def on_trial_start(self, iteration, trials, trial, **info):
         plan = trial.config["trial"]

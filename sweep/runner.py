@@ -22,16 +22,13 @@ from sweep.progress import StoreCallback, set_phase
 from sweep.spec import NONE, SweepSpec
 from sweep.tune_driver import GroupedASHA, make_tuner
 from trainers.config import DataConfig, TrainConfig
+from trainers.shards import default_cache
 
 ENV = {"TOKENIZERS_PARALLELISM": "false", "PYTHONWARNINGS": "ignore"}
 # On a Ray we start ourselves (one machine, no spot nodes) Train's preemption watcher has nothing
 # to watch, yet costs every trial one more actor process (~3 s of CPU, measured). Sweeps on a
 # cluster (`ray up`, RAY_ADDRESS) keep it: that is where nodes get drained.
 LOCAL_ENV = {**ENV, "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0"}
-
-
-def default_cache() -> Path:
-    return Path(os.environ.get("XSTILTS_CACHE", Path.home() / ".cache" / "xstilts"))
 
 
 def resolve_data(spec: SweepSpec) -> tuple[DataConfig, str]:

@@ -62,9 +62,12 @@ class ResourcesSpec(Frozen):
     driver_cpus: float = Field(0.01, gt=0, description="CPUs of each trial's Tune driver")
     max_concurrent_trials: int = Field(2, gt=0, description="trials running at once per phase")
     max_failures: int = Field(1, ge=0, description="worker-group restarts from the last checkpoint")
-    eval_cpus: float = Field(1.0, gt=0, description="CPUs per zero-shot evaluation task")
+    eval_actors: int = Field(
+        2, gt=0, description="inference actors of each evaluation's Ray Data pipeline (at most)"
+    )
+    eval_cpus: float = Field(1.0, gt=0, description="CPUs per evaluation inference actor")
     eval_gpus: float = Field(
-        0.0, ge=0, description="GPUs per evaluation task (0: on CPU; fractions share a GPU)"
+        0.0, ge=0, description="GPUs per inference actor (0: on CPU; 1 on a GPU cluster)"
     )
 
     def use_gpu(self) -> bool:
@@ -220,6 +223,11 @@ class EvaluateSpec(Frozen):
     )
     retrieval_pooling: Literal["mean", "first"] | None = Field(
         None, description="pooling of retrieval embeddings (default: the task's, mean)"
+    )
+    shard_cache: str | None = Field(
+        None,
+        description="where tokenised evaluation shards are kept and reused across sweeps "
+        "(default: $XSTILTS_CACHE/eval-shards)",
     )
 
 

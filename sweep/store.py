@@ -46,6 +46,11 @@ def results_dir(out_dir: Path) -> Path:
     return Path(out_dir) / "results"
 
 
+def part_label(label: str) -> str:
+    """A label as it appears at the start of its part files' names."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)
+
+
 def write_rows(out_dir: Path, rows: Iterable[Mapping[str, object]], *, label: str) -> Path | None:
     """Add `rows` as one new part file; returns its path (None when there were no rows)."""
     rows = list(rows)
@@ -57,8 +62,7 @@ def write_rows(out_dir: Path, rows: Iterable[Mapping[str, object]], *, label: st
     table = pa.Table.from_pylist([{c: r[c] for c in COLUMNS} for r in rows], schema=SCHEMA)
     directory = results_dir(out_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)
-    final = directory / f"{safe}-{uuid.uuid4().hex[:8]}.parquet"
+    final = directory / f"{part_label(label)}-{uuid.uuid4().hex[:8]}.parquet"
     tmp = directory / f".{final.name}.tmp"
     pq.write_table(table, tmp)
     with open(tmp, "rb") as fh:
@@ -67,10 +71,12 @@ def write_rows(out_dir: Path, rows: Iterable[Mapping[str, object]], *, label: st
     return final
 
 
-def read_results(out_dir: Path) -> pa.Table:
-    """Every complete part file (temporary files start with '.' and are ignored)."""
+def read_results(out_dir: Path, label: str = "") -> pa.Table:
+    """Every complete part file (temporary files start with '.' and are ignored); with `label`,
+    only the parts written under labels that start with it (one trial's, say)."""
     directory = results_dir(out_dir)
-    parts = sorted(p for p in directory.glob("*.parquet")) if directory.is_dir() else []
+    pattern = f"{part_label(label)}*.parquet"
+    parts = sorted(p for p in directory.glob(pattern)) if directory.is_dir() else []
     if not parts:
         return SCHEMA.empty_table()
     return pa.concat_tables(pq.read_table(p, schema=SCHEMA) for p in parts)

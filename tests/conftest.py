@@ -12,6 +12,14 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shard_cache(tmp_path_factory):
+    """Evaluation shards (and anything else cached) go to a folder of the session's, never to
+    the user's ~/.cache: set before any Ray worker starts, so workers inherit it."""
+    os.environ["XSTILTS_CACHE"] = str(tmp_path_factory.mktemp("xstilts-cache"))
+    return os.environ["XSTILTS_CACHE"]
+
+
 @pytest.fixture(scope="session")
 def benchmark(tmp_path_factory):
     """The project's synthetic benchmark, generated once for the whole session."""

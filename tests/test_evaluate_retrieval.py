@@ -33,7 +33,7 @@ def test_identical_sentences_are_retrieved_perfectly_by_any_encoder(encoder_dir,
         (tmp_path / "tatoeba" / f"tatoeba.deu-eng.{side}").write_text("\n".join(sentences) + "\n")
     rows = evaluate.retrieval(
         encoder_dir, "tatoeba", ("de",), DataConfig(source="local", root=str(tmp_path))
-    )
+    ).rows
     assert rows == [
         {"language": "de", "metric": "accuracy", "value": 1.0, "n_examples": len(sentences)}
     ]
@@ -41,16 +41,16 @@ def test_identical_sentences_are_retrieved_perfectly_by_any_encoder(encoder_dir,
 
 def test_the_default_layer_keeps_xtreme_s_relative_depth(encoder_dir, monkeypatch):
     layers = []
-    real_embed = evaluate.embed
 
-    def spy(*args, layer, **kwargs):
-        layers.append(layer)
-        return real_embed(*args, layer=layer, **kwargs)
+    class Spy(evaluate.EncoderPredictor):
+        def __init__(self, *args, layer, **kwargs):
+            layers.append(layer)
+            super().__init__(*args, layer=layer, **kwargs)
 
-    monkeypatch.setattr(evaluate, "embed", spy)
+    monkeypatch.setattr(evaluate, "EncoderPredictor", Spy)
     data = DataConfig(source="local", root=str(FIXTURES))
     evaluate.retrieval(encoder_dir, "tatoeba", ("de", "fr"), data)
-    assert set(layers) == {2}  # layer 14 of 24 -> 2 of 4 (rounded)
+    assert layers == [2]  # layer 14 of 24 -> 2 of 4 (rounded); one predictor for all languages
     evaluate.retrieval(encoder_dir, "tatoeba", ("de",), data, layer=-1, pooling="first")
     assert layers[-1] == -1
 
@@ -67,7 +67,7 @@ def test_bucc_scores_test_with_the_threshold_chosen_on_dev(encoder_dir, monkeypa
     monkeypatch.setattr(evaluate, "score_retrieval", spy)
     rows = evaluate.retrieval(
         encoder_dir, "bucc", ("de",), DataConfig(source="local", root=str(FIXTURES))
-    )
+    ).rows
     (dev_given, dev_chosen), (test_given, test_used) = calls
     assert dev_given is None and test_given == dev_chosen == test_used
     assert {r["metric"] for r in rows} == {"f1", "precision", "recall", "threshold"}

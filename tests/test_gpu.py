@@ -18,8 +18,9 @@ from test_mixture_loop import mixture_config
 
 from trainers.checkpoint import consolidated_state_dict, export_encoder, read_meta
 from trainers.config import DeepSpeedConfig, Windows
-from trainers.evaluate import load_encoder_dir, zero_shot
+from trainers.evaluate import Run, zero_shot
 from trainers.model import fingerprint, load_mlm_model, saved_head
+from trainers.predictors import load_encoder_dir
 
 pytestmark = [pytest.mark.gpu, pytest.mark.slow]
 
@@ -85,8 +86,11 @@ def test_zero_shot_on_the_gpu_scores_like_the_cpu(benchmark, gpu_pretrained, tmp
     cfg = on_gpu(finetune(benchmark, gpu_pretrained, "target", "synth_xnli", examples=256))
     exported = export_encoder(run(cfg, tmp_path).checkpoints[-1], tmp_path / "export")
     langs, windows = ("en", "qaa", "qac"), Windows(max_length=48)
-    gpu = zero_shot(exported, "synth_xnli", langs, cfg.data, windows=windows, device="cuda")
-    cpu = zero_shot(exported, "synth_xnli", langs, cfg.data, windows=windows, device="cpu")
+    gpu = zero_shot(
+        exported, "synth_xnli", langs, cfg.data, windows=windows, run=Run(device="cuda")
+    )
+    cpu = zero_shot(exported, "synth_xnli", langs, cfg.data, windows=windows, run=Run(device="cpu"))
+    gpu, cpu = gpu.rows, cpu.rows
     assert [(r["language"], r["metric"], r["n_examples"]) for r in gpu] == [
         (r["language"], r["metric"], r["n_examples"]) for r in cpu
     ]

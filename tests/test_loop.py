@@ -18,10 +18,11 @@ from trainers.config import (
     TrainConfig,
     Windows,
 )
-from trainers.evaluate import load_encoder_dir, zero_shot
+from trainers.evaluate import zero_shot
 from trainers.local import LocalReporter
 from trainers.loop import train
 from trainers.model import build_from_config, fingerprint
+from trainers.predictors import load_encoder_dir
 
 pytestmark = pytest.mark.slow
 
@@ -142,7 +143,7 @@ def test_every_zero_stage_trains_exports_and_evaluates(benchmark, pretrained, tm
     exported = export_encoder(checkpoint, tmp_path / "export")
     rows = zero_shot(
         exported, "synth_udpos", ("en", "qac"), cfg.data, windows=Windows(max_length=48)
-    )
+    ).rows
     assert {(r["language"], r["metric"]) for r in rows} == {
         ("en", "f1"),
         ("en", "token_accuracy"),
@@ -212,7 +213,7 @@ def test_every_synthetic_target_format_trains_and_transfers(
     cfg = finetune(benchmark, pretrained, "target", task, rounds=1, examples=64)
     checkpoint = run(cfg, tmp_path).checkpoints[-1]
     exported = export_encoder(checkpoint, tmp_path / "export")
-    rows = zero_shot(exported, task, ("en", "qab"), cfg.data, windows=Windows(max_length=48))
+    rows = zero_shot(exported, task, ("en", "qab"), cfg.data, windows=Windows(max_length=48)).rows
     scored = {r["language"]: r for r in rows if r["metric"] == metric}
     assert set(scored) == {"en", "qab"}
     assert all(0.0 <= r["value"] <= 1.0 and r["n_examples"] in (300, 400) for r in scored.values())
@@ -221,7 +222,7 @@ def test_every_synthetic_target_format_trains_and_transfers(
 def test_synthetic_bitext_mining_scores_every_language_from_the_encoder(benchmark, pretrained):
     from trainers.evaluate import retrieval
 
-    rows = retrieval(pretrained, "synth_bucc", ("qaa", "qac"), config(benchmark).data)
+    rows = retrieval(pretrained, "synth_bucc", ("qaa", "qac"), config(benchmark).data).rows
     f1 = {r["language"]: r["value"] for r in rows if r["metric"] == "f1"}
     assert set(f1) == {"qaa", "qac"} and all(0.0 <= v <= 1.0 for v in f1.values())
     assert {r["n_examples"] for r in rows} == {450}

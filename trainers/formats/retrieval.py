@@ -21,6 +21,7 @@ from typing import NamedTuple
 import torch
 
 from trainers.data.examples import RetrievalSet
+from trainers.formats.base import pad_ids
 from trainers.formats.classification import pool
 
 KINDS = ("bucc", "tatoeba", "lareqa", "mewslix")
@@ -39,7 +40,27 @@ def embed(
     max_length: int = 512,
     batch_size: int = 64,
 ) -> torch.Tensor:
-    """(len(texts), hidden) float32 on the CPU, unit length.
+    """(len(texts), hidden) float32 on the CPU, unit length (see `embed_ids`)."""
+    ids = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+    # Texts of similar length share a batch, so batches pad little.
+    order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
+    out: torch.Tensor | None = None
+    for begin in range(0, len(order), batch_size):
+        rows = order[begin : begin + batch_size]
+        pooled = embed_ids(
+            encoder, [ids[i] for i in rows], tokenizer.pad_token_id, layer=layer, pooling=pooling
+        )
+        if out is None:
+            out = torch.empty(len(texts), pooled.shape[-1])
+        out[rows] = pooled
+    return out if out is not None else torch.empty(0, 0)
+
+
+@torch.no_grad()
+def embed_ids(
+    encoder, ids: Sequence[Sequence[int]], pad_id: int, *, layer: int, pooling: str = "mean"
+) -> torch.Tensor:
+    """One batch of token ids embedded: (len(ids), hidden) float32 on the CPU, unit length.
 
     `layer` indexes Hugging Face's `hidden_states` tuple: 0 is the embedding output, 1 the first
     layer's, and negative values count from the last layer. "mean" averages over the attention
@@ -50,34 +71,20 @@ def embed(
     device = next(encoder.parameters()).device
     was_training = encoder.training
     encoder.eval()
-    # Texts of similar length share a batch, so batches pad little.
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    out: torch.Tensor | None = None
     try:
-        for begin in range(0, len(order), batch_size):
-            rows = order[begin : begin + batch_size]
-            enc = tokenizer(
-                [texts[i] for i in rows],
-                truncation=True,
-                max_length=max_length,
-                padding=True,
-                return_tensors="pt",
+        batch, mask = pad_ids(ids, pad_id)
+        batch, mask = batch.to(device), mask.to(device)
+        states = encoder(input_ids=batch, attention_mask=mask, output_hidden_states=True)
+        states = states.hidden_states
+        if not -len(states) <= layer < len(states):
+            raise ValueError(
+                f"layer {layer} out of range: the encoder has {len(states)} hidden states "
+                f"(embeddings + {len(states) - 1} layers)"
             )
-            ids, mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
-            states = encoder(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-            states = states.hidden_states
-            if not -len(states) <= layer < len(states):
-                raise ValueError(
-                    f"layer {layer} out of range: the encoder has {len(states)} hidden states "
-                    f"(embeddings + {len(states) - 1} layers)"
-                )
-            pooled = pool(states[layer].float(), mask, pooling)
-            if out is None:
-                out = torch.empty(len(texts), pooled.shape[-1])
-            out[rows] = torch.nn.functional.normalize(pooled, dim=-1).cpu()
+        pooled = pool(states[layer].float(), mask, pooling)
+        return torch.nn.functional.normalize(pooled, dim=-1).cpu()
     finally:
         encoder.train(was_training)
-    return out if out is not None else torch.empty(0, 0)
 
 
 @torch.no_grad()

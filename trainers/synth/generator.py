@@ -118,11 +118,16 @@ def _write_xnli(task_dir: Path, seed: int) -> None:
         [_tsv_row(ENGLISH, p.premise, p.hypothesis, p.label) for p in train],
     )
     for split in ("dev", "test"):
-        # Like XNLI, dev and test are parallel: the same pairs in every language.
-        pairs = xnli_pairs(_rng(seed, f"xnli:{split}"), XNLI_SIZES[split])
-        for code, lang in LANGUAGES.items():
-            rows = [_tsv_row(lang, p.premise, p.hypothesis, p.label) for p in pairs]
-            _write_lines(task_dir / f"{split}-{code}.tsv", rows)
+        write_parallel_nli(task_dir, split, XNLI_SIZES[split], seed, f"xnli:{split}")
+
+
+def write_parallel_nli(task_dir: Path, split: str, size: int, seed: int, stream: str) -> None:
+    """`size` NLI pairs in every language, in XNLI's layout. Like XNLI, dev and test are
+    parallel: the same pairs in every language. (Benchmarks ask for larger test sets.)"""
+    pairs = xnli_pairs(_rng(seed, stream), size)
+    for code, lang in LANGUAGES.items():
+        rows = [_tsv_row(lang, p.premise, p.hypothesis, p.label) for p in pairs]
+        _write_lines(Path(task_dir) / f"{split}-{code}.tsv", rows)
 
 
 def _tsv_row(lang, premise, hypothesis, label: str) -> str:

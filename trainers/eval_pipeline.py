@@ -1,0 +1,113 @@
+"""Running a predictor (`trainers.predictors`) over shard sets: streamed through a Ray Data actor
+pool, or in a plain single-process loop, the reference the pipeline must match.
+
+Both return, per shard set, every row's outputs in row order, and both check that each row came
+back exactly once: nothing is split "equally" across actors (Ray's `streaming_split(equal=True)`
+drops rows to do that), so a metric always counts every example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from trainers.shards import ShardSet
+
+# Rows per predictor call, in model batches: larger calls spread Ray Data's per-batch cost,
+# and the predictor still runs the model `batch_size` rows at a time.
+BATCHES_PER_CALL = 4
+
+
+@dataclass(frozen=True)
+class ActorPool:
+    """The pipeline's inference actors: each loads the model once. One GPU per actor on a GPU
+    cluster; fractions of a CPU here, beside the trials that are training."""
+
+    size: int = 2
+    cpus: float = 1.0
+    gpus: float = 0.0
+
+    def device(self) -> str:
+        return "cuda" if self.gpus > 0 else "cpu"
+
+
+def run_plain(sets: Sequence[ShardSet], predictor, batch_size: int) -> dict[str, dict]:
+    """The reference: one process reads every shard in order and calls `predictor` on it."""
+    outputs = []
+    for shard_set in _unique(sets):
+        for path in shard_set.files:
+            table = pq.read_table(path)
+            step = batch_size * BATCHES_PER_CALL
+            outputs.extend(predictor(table.slice(b, step)) for b in range(0, table.num_rows, step))
+    return collect(sets, outputs)
+
+
+def run_ray(
+    sets: Sequence[ShardSet],
+    predictor_cls,
+    predictor_kwargs: dict,
+    pool: ActorPool,
+    batch_size: int,
+    name: str = "evaluation",
+) -> dict[str, dict]:
+    """`read_parquet` over every set's shards, `map_batches` through an actor pool of
+    `predictor_cls`, outputs streamed back here. One pipeline for all the sets (every language
+    of a task), so the actors load the model once for all of them."""
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    files = [str(path) for shard_set in _unique(sets) for path in shard_set.files]
+    if not files:
+        return collect(sets, [])
+    # Reading is light: a fraction of a CPU, so it never waits behind training trials. Ray
+    # reads small shards into one block, and a block goes to one actor: cut the stream into
+    # blocks of a few calls' rows so that every actor gets work.
+    data = ray.data.read_parquet(files, num_cpus=min(pool.cpus, 0.25))
+    data = data.repartition(target_num_rows_per_block=batch_size * BATCHES_PER_CALL * 4)
+    data = data.map_batches(
+        predictor_cls,
+        fn_constructor_kwargs={**predictor_kwargs, "device": pool.device()},
+        batch_size=batch_size * BATCHES_PER_CALL,
+        batch_format="pyarrow",
+        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=pool.size),
+        num_cpus=pool.cpus,
+        num_gpus=pool.gpus,
+    )
+    data.set_name(name)
+    return collect(sets, data.iter_batches(batch_size=None, batch_format="numpy"))
+
+
+def collect(sets: Sequence[ShardSet], outputs: Iterable[dict]) -> dict[str, dict]:
+    """Per set key, each output column in row order; every row exactly once."""
+    parts: dict[str, list[dict]] = {s.key: [] for s in sets}
+    for batch in outputs:
+        keys = np.asarray(batch["set"])
+        for key in np.unique(keys):
+            picked = keys == key
+            parts[str(key)].append({c: np.asarray(v)[picked] for c, v in batch.items()})
+    collected = {}
+    for shard_set in _unique(sets):
+        columns = {
+            c: np.concatenate([p[c] for p in parts[shard_set.key]])
+            for c in (parts[shard_set.key][0] if parts[shard_set.key] else ())
+        }
+        rows = columns.pop("row", np.zeros(0, dtype=np.int64))
+        columns.pop("set", None)
+        order = np.argsort(rows, kind="stable")
+        if not np.array_equal(rows[order], np.arange(shard_set.rows)):
+            raise RuntimeError(
+                f"{shard_set.directory}: {len(rows)} outputs for {shard_set.rows} rows "
+                f"({len(set(rows.tolist()))} distinct)"
+            )
+        collected[shard_set.key] = {c: v[order] for c, v in columns.items()}
+    return collected
+
+
+def _unique(sets: Sequence[ShardSet]) -> list[ShardSet]:
+    """Sets shared by several languages (one candidate pool) run once."""
+    return list({s.key: s for s in sets}.values())
