@@ -135,3 +135,23 @@ def test_a_missing_test_file_stops_only_its_language(benchmark, tmp_path):
     result = zero_shot(model, "synth_xnli", LANGS, data, windows=WINDOWS, run=Run(cache=tmp_path))
     assert list(result.errors) == ["qaa"] and str(missing) in result.errors["qaa"]
     assert {r["language"] for r in result.rows} == {"en", "qab", "qac"}
+
+
+def test_evaluations_whose_actors_hold_every_cpu_still_finish(benchmark, data, tmp_path):
+    """Two evaluations at once, each with an actor that takes a whole CPU of the two: no part of
+    either pipeline may then need a CPU of its own (Parquet's V2 file listing does)."""
+    import ray
+
+    model = task_model(benchmark, "synth_xnli", tmp_path / "model")
+    greedy = Run(cache=tmp_path / "shards", pool=ActorPool(size=1, cpus=1.0))
+
+    @ray.remote(num_cpus=0)
+    def evaluate(langs):
+        return zero_shot(model, "synth_xnli", langs, data, windows=WINDOWS, run=greedy).rows
+
+    refs = [evaluate.remote(("en", "qaa")), evaluate.remote(("qab", "qac"))]
+    first, second = ray.get(refs, timeout=300)  # a deadlock fails here instead of hanging
+    plain = zero_shot(
+        model, "synth_xnli", LANGS, data, windows=WINDOWS, run=Run(cache=greedy.cache)
+    )
+    assert first + second == plain.rows

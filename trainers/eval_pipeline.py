@@ -61,20 +61,25 @@ def run_ray(
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
+    # Parquet's V2 reader lists files in a task that always asks for a whole CPU, at run time,
+    # beside actors that may already hold every CPU (ours or another evaluation's): a
+    # deadlock on a small machine. V1 plans its reads here, before any actor starts, and
+    # reads with no CPU at all; one block per shard file, so every actor gets work. A read
+    # that asks for no CPU is never held back, so cap them: one task reads a shard file in
+    # milliseconds, while dozens at once start as many worker processes and delay the actors.
+    context.use_datasource_v2 = False
     files = [str(path) for shard_set in _unique(sets) for path in shard_set.files]
     if not files:
         return collect(sets, [])
-    # Reading is light: a fraction of a CPU, so it never waits behind training trials. Ray
-    # reads small shards into one block, and a block goes to one actor: cut the stream into
-    # blocks of a few calls' rows so that every actor gets work.
-    data = ray.data.read_parquet(files, num_cpus=min(pool.cpus, 0.25))
-    data = data.repartition(target_num_rows_per_block=batch_size * BATCHES_PER_CALL * 4)
+    data = ray.data.read_parquet(files, num_cpus=0, concurrency=1, override_num_blocks=len(files))
     data = data.map_batches(
         predictor_cls,
         fn_constructor_kwargs={**predictor_kwargs, "device": pool.device()},
         batch_size=batch_size * BATCHES_PER_CALL,
         batch_format="pyarrow",
-        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=pool.size),
+        # Every actor starts at once (importing torch takes seconds; Ray Data's autoscaler
+        # would add the second only after the first is busy); idle ones may be let go.
+        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=pool.size, initial_size=pool.size),
         num_cpus=pool.cpus,
         num_gpus=pool.gpus,
     )
