@@ -121,12 +121,13 @@ def _record(ctx: Context, ref, trial_id: str, task: str, defaults: dict) -> tupl
     onto the console. An evaluation that failed as a whole gives no rows: the sweep goes on."""
     import ray
 
+    phase = defaults.get("phase", "zero_shot")
     try:
         result = ray.get(ref)
     except Exception as err:  # the evaluation, not the sweep, failed: record it and go on
         cause = str(err).strip().splitlines()[-1][:300] if str(err).strip() else repr(err)
         update_trial(ctx.out, trial_id, defaults, zero_shot=FAILED, zero_shot_error=cause)
-        ctx.echo(f"[zero_shot] FAILED {trial_id}: {cause}")
+        ctx.echo(f"[{phase}] FAILED {trial_id}: {cause}")
         return [], False
     errors = result["errors"]
     update_trial(
@@ -138,9 +139,9 @@ def _record(ctx: Context, ref, trial_id: str, task: str, defaults: dict) -> tupl
         for r in result["rows"]
         if r["metric"] == primary_metric(task)
     )
-    ctx.echo(f"[zero_shot] {trial_id}: {scores}")
+    ctx.echo(f"[{phase}] {trial_id}: {scores}")
     for lang, error in sorted(errors.items()):
-        ctx.echo(f"[zero_shot] INCOMPLETE {trial_id}: {lang} not evaluated: {error}")
+        ctx.echo(f"[{phase}] INCOMPLETE {trial_id}: {lang} not evaluated: {error}")
     return result["rows"], not errors
 
 
