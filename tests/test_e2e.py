@@ -85,6 +85,7 @@ def e2e_spec(benchmark: Path) -> dict:
             "cpus_per_worker": 0.9,
             "driver_cpus": 0.01,
             "max_concurrent_trials": 1,
+            "eval_actors": 1,
             "eval_cpus": 0.9,
         },
         "asha": {"grace_period": 1, "reduction_factor": 2},
@@ -213,3 +214,22 @@ def test_running_into_an_existing_sweep_directory_is_refused(sweep_dir, benchmar
     result = cli("run", "demo", "--out", str(out), timeout=60)
     assert result.returncode == 2
     assert "already holds a sweep" in result.stderr
+
+
+def test_each_evaluated_trial_keeps_prediction_files_that_rescore_to_its_stored_numbers(
+    sweep_dir, benchmark
+):
+    out, _ = sweep_dir
+    frame = pd.read_parquet(out / "results")
+    status = json.loads((out / "status.json").read_text())["trials"]
+    zero = frame[(frame.phase == "zero_shot") & (frame.metric.isin(["f1", "accuracy"]))]
+    assert {status[t]["zero_shot"] for t in zero.trial_id} == {"complete"}
+    for row in zero.itertuples():
+        pred = out / "predictions" / row.trial_id / row.task / f"test-{row.language}.tsv"
+        assert pred.is_file(), pred
+    row = zero[zero.task == "synth_udpos"].iloc[0]
+    pred = out / "predictions" / row.trial_id / "synth_udpos" / f"test-{row.language}.tsv"
+    result = cli("score", "--task", "synth_udpos", "--lang", row.language, "--pred", str(pred),
+                 "--data-root", str(benchmark), timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["metrics"]["f1"] == pytest.approx(row.value, abs=1e-12)
