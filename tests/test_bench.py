@@ -26,3 +26,22 @@ def test_the_trial_overhead_benchmark_prints_both_variants_and_their_ratio():
     assert any("baseline" in line and "CPU-s/trial" in line for line in lines)
     assert any("xstilts:" in line and "CPU-s/trial" in line for line in lines)
     assert re.search(r"ratio baseline/xstilts \d+\.\d\dx", "\n".join(lines))
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_the_eval_throughput_benchmark_prints_both_engines_and_their_ratio():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "eval_throughput.py"), "--per-language", "200"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout.splitlines()
+    lines = "\n".join(line for line in out if line.startswith("eval_throughput:"))
+    assert "800 examples in 4 languages, identical metrics" in lines
+    assert re.search(r"plain loop \(baseline\): +\d+\.\d examples/s", lines)
+    assert re.search(r"Ray Data pipeline, 2 actors: +\d+\.\d examples/s", lines)
+    assert re.search(r"ratio pipeline/plain \d+\.\d\dx", lines)
+    assert re.search(r"one-thread actors with no start-up at all would reach \d+\.\d\dx", lines)
