@@ -12,17 +12,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
-@pytest.mark.ray
-def test_the_trial_overhead_benchmark_prints_both_variants_and_their_ratio():
+def bench_lines(script: str, *args: str) -> str:
+    """The benchmark's own output lines (those that start with its name), after it succeeded."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "trial_overhead.py"), "--trials", "1"],
+        [sys.executable, str(ROOT / "bench" / f"{script}.py"), *args],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    lines = [line for line in done.stdout.splitlines() if line.startswith("trial_overhead:")]
+    return "\n".join(line for line in done.stdout.splitlines() if line.startswith(f"{script}:"))
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_the_trial_overhead_benchmark_prints_both_variants_and_their_ratio():
+    lines = bench_lines("trial_overhead", "--trials", "1").splitlines()
     assert any("baseline" in line and "CPU-s/trial" in line for line in lines)
     assert any("xstilts:" in line and "CPU-s/trial" in line for line in lines)
     assert re.search(r"ratio baseline/xstilts \d+\.\d\dx", "\n".join(lines))
@@ -31,15 +36,7 @@ def test_the_trial_overhead_benchmark_prints_both_variants_and_their_ratio():
 @pytest.mark.slow
 @pytest.mark.ray
 def test_the_eval_throughput_benchmark_prints_both_engines_and_their_ratio():
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "eval_throughput.py"), "--per-language", "200"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = done.stdout.splitlines()
-    lines = "\n".join(line for line in out if line.startswith("eval_throughput:"))
+    lines = bench_lines("eval_throughput", "--per-language", "200")
     assert "800 examples in 4 languages, identical metrics" in lines
     assert re.search(r"plain loop \(baseline\): +\d+\.\d examples/s", lines)
     assert re.search(r"Ray Data pipeline, 2 actors: +\d+\.\d examples/s", lines)
