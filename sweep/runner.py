@@ -85,11 +85,28 @@ def _env() -> dict[str, str]:
 
 def _run_pretrain(ctx: Context) -> str:
     if not ctx.plan.pretrain:
-        return ctx.spec.model.name
+        return _random_start(ctx) if ctx.spec.model.tiny else ctx.spec.model.name
     _run_phase(ctx, "pretrain", ctx.plan.pretrain, init_from=lambda t: "random")
     best = best_checkpoints(ctx.out, "pretrain")
     trial_id = max(best, key=lambda t: best[t][0])
     return export(best[trial_id][2], ctx.out / "handoff" / "pretrain")
+
+
+def _random_start(ctx: Context) -> str:
+    """A tiny encoder with no pretraining starts random: the same random weights for every
+    trial (seeded by the spec's first seed), saved as pretraining's hand-off would be, so that
+    `none` and each intermediate configuration start from one encoder."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from trainers.model import build_from_config, save_encoder, tiny_config
+
+    tokenizer = AutoTokenizer.from_pretrained(ctx.tokenizer)
+    torch.manual_seed(ctx.spec.seeds[0])
+    encoder = build_from_config(tiny_config(ctx.spec.model.tiny, len(tokenizer)))
+    directory = ctx.out / "handoff" / "pretrain"
+    save_encoder(encoder, tokenizer, directory)
+    return str(directory)
 
 
 def _run_intermediate(ctx: Context, start: str) -> dict[str, str]:
