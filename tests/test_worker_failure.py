@@ -1,0 +1,165 @@
+"""A training worker killed mid-trial (SIGKILL, from outside, as the OOM killer or a dying node
+would) costs the trial a restart of its worker group from the last checkpoint, and nothing else:
+the trial ends with the same metrics as an undisturbed run. A trial that runs out of restarts is
+marked failed with its cause, and the sweep goes on with the others."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+import yaml
+
+from sweep import store
+
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
+
+ROUNDS = 3
+
+
+def failure_spec(benchmark: Path, *, max_failures: int, learning_rates: list[float]) -> dict:
+    tiny = {"architecture": "xlm-roberta", "hidden_size": 32, "num_layers": 1, "num_heads": 2,
+            "intermediate_size": 64, "max_positions": 64}  # fmt: skip
+    optim = {"learning_rate": 1e-3, "batch_size": 32, "epochs": 3, "max_length": 48,
+             "max_train_examples": 320}  # fmt: skip
+    return {
+        "name": "failure",
+        "model": {"name": "tiny-xlmr", "tokenizer": "synthetic", "tiny": tiny},
+        "data": {"source": "synthetic", "root": str(benchmark)},
+        "phases": {
+            "intermediate": {
+                "tasks": ["synth_mnli"],
+                "optim": {**optim, "rounds": ROUNDS},
+                "search": {"learning_rate": learning_rates},
+            },
+            "target": {
+                "tasks": ["synth_udpos"],
+                "starts": ["synth_mnli"],
+                "optim": {**optim, "epochs": 1, "rounds": 1},
+            },
+        },
+        "resources": {
+            "workers": 1,
+            "cpus_per_worker": 0.9,
+            "driver_cpus": 0.01,
+            "max_concurrent_trials": 1,
+            "max_failures": max_failures,
+            "eval_actors": 1,
+            "eval_cpus": 0.9,
+        },  # fmt: skip
+        "asha": {"grace_period": ROUNDS, "reduction_factor": 2},  # no trial stopped early
+        "seeds": [0],
+    }
+
+
+class WorkerKiller(threading.Thread):
+    """Waits until an intermediate trial has reported round 1 (so a checkpoint exists), then
+    SIGKILLs the Ray Train worker processes running under `sweep`, once."""
+
+    def __init__(self, sweep: subprocess.Popen, out: Path):
+        super().__init__(daemon=True)
+        self.sweep, self.out = sweep, out
+        self.killed: list[int] = []
+        self.trial_id: str | None = None
+
+    def run(self) -> None:
+        while self.sweep.poll() is None:
+            rows = (
+                store.read_results(self.out).to_pandas()
+                if (self.out / "results").is_dir()
+                else None
+            )
+            reported = (
+                rows[(rows.phase == "intermediate") & (rows["round"] >= 1)]
+                if rows is not None
+                else []
+            )
+            if len(reported):
+                workers = self._workers()
+                if workers:
+                    self.trial_id = reported.trial_id.iloc[0]
+                    for proc in workers:
+                        proc.send_signal(signal.SIGKILL)
+                        self.killed.append(proc.pid)
+                    return
+            time.sleep(0.2)
+
+    def _workers(self) -> list[psutil.Process]:
+        found = []
+        for proc in psutil.Process(self.sweep.pid).children(recursive=True):
+            try:
+                if "RayTrainWorker" in " ".join(proc.cmdline()):
+                    found.append(proc)
+            except psutil.NoSuchProcess:
+                continue
+        return found
+
+
+def run_sweep(spec: dict, tmp: Path, name: str, kill: bool) -> tuple[Path, WorkerKiller | None]:
+    spec_path, out = tmp / f"{name}.yaml", tmp / name
+    spec_path.write_text(yaml.safe_dump(spec))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "sweep.cli", "run", str(spec_path), "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    killer = WorkerKiller(sweep, out) if kill else None
+    if killer:
+        killer.start()
+    output, _ = sweep.communicate(timeout=900)
+    assert sweep.returncode == 0, output[-3000:]
+    (tmp / f"{name}.log").write_text(output)
+    return out, killer
+
+
+def trial_results(out: Path) -> pd.DataFrame:
+    frame = pd.read_parquet(out / "results")
+    columns = ["phase", "task", "language", "metric", "round", "value", "n_examples"]
+    return frame[columns].sort_values(columns).reset_index(drop=True)
+
+
+def rounds_reported(out: Path, trial_id: str) -> list[tuple]:
+    """What the trial reported to Tune each round: its step, mean training loss and dev score."""
+    lines = (out / "ray" / "intermediate" / trial_id / "result.json").read_text().splitlines()
+    results = [json.loads(line) for line in lines]
+    return [(r["round"], r["step"], r["train_loss"], r["dev_score"]) for r in results]
+
+
+def test_a_killed_worker_restarts_from_its_checkpoint_and_ends_as_an_undisturbed_run(
+    benchmark, tmp_path
+):
+    spec = failure_spec(benchmark, max_failures=1, learning_rates=[1e-3])
+    calm, _ = run_sweep(spec, tmp_path, "calm", kill=False)
+    hurt, killer = run_sweep(spec, tmp_path, "hurt", kill=True)
+    assert killer.killed, "no training worker was found to kill"
+    status = json.loads((hurt / "status.json").read_text())["trials"]
+    assert status[killer.trial_id]["state"] == "done"
+    # Rounds 2 and 3 ran after the restart: each once, with the same losses as undisturbed.
+    assert rounds_reported(hurt, killer.trial_id) == rounds_reported(calm, killer.trial_id)
+    assert [r[0] for r in rounds_reported(hurt, killer.trial_id)] == [1, 2, 3]
+    # Every round's dev metrics, the hand-off and the zero-shot scores, to the last digit.
+    pd.testing.assert_frame_equal(trial_results(hurt), trial_results(calm))
+
+
+def test_a_trial_out_of_restarts_is_failed_with_its_cause_and_the_sweep_goes_on(
+    benchmark, tmp_path
+):
+    spec = failure_spec(benchmark, max_failures=0, learning_rates=[1e-3, 3e-4])
+    out, killer = run_sweep(spec, tmp_path, "fragile", kill=True)
+    assert killer.killed
+    trials = json.loads((out / "status.json").read_text())["trials"]
+    intermediate = {t: s for t, s in trials.items() if s["phase"] == "intermediate"}
+    assert intermediate[killer.trial_id]["state"] == "failed"
+    assert intermediate[killer.trial_id]["error"]  # the cause, in words
+    [survivor] = [s for t, s in intermediate.items() if t != killer.trial_id]
+    assert survivor["state"] == "done"
+    assert [s["state"] for s in trials.values() if s["phase"] == "target"] == ["done"]
