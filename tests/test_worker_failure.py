@@ -38,7 +38,8 @@ def failure_spec(benchmark: Path, *, max_failures: int, learning_rates: list[flo
         "phases": {
             "intermediate": {
                 "tasks": ["synth_mnli"],
-                "optim": {**optim, "rounds": ROUNDS},
+                # Rounds of a few seconds each, so that the kill lands inside the trial.
+                "optim": {**optim, "epochs": 60, "rounds": ROUNDS},
                 "search": {"learning_rate": learning_rates},
             },
             "target": {
@@ -70,6 +71,8 @@ class WorkerKiller(threading.Thread):
         self.sweep, self.out = sweep, out
         self.killed: list[int] = []
         self.trial_id: str | None = None
+        self.status = ""
+        self.rounds_before: list[int] = []
 
     def run(self) -> None:
         while self.sweep.poll() is None:
@@ -85,11 +88,17 @@ class WorkerKiller(threading.Thread):
             )
             if len(reported):
                 workers = self._workers()
+                for proc in workers:
+                    proc.send_signal(signal.SIGKILL)
+                    self.killed.append(proc.pid)
                 if workers:
                     self.trial_id = reported.trial_id.iloc[0]
-                    for proc in workers:
-                        proc.send_signal(signal.SIGKILL)
-                        self.killed.append(proc.pid)
+                    rows = store.read_results(self.out).to_pandas()  # reported before it died
+                    self.rounds_before = sorted(set(rows[rows.trial_id == self.trial_id]["round"]))
+                    self.status = subprocess.run(  # what a user sees while the sweep runs
+                        [sys.executable, "-m", "sweep.cli", "status", str(self.out)],
+                        capture_output=True, text=True, timeout=60,
+                    ).stdout  # fmt: skip
                     return
             time.sleep(0.2)
 
@@ -141,6 +150,10 @@ def test_a_killed_worker_restarts_from_its_checkpoint_and_ends_as_an_undisturbed
     calm, _ = run_sweep(spec, tmp_path, "calm", kill=False)
     hurt, killer = run_sweep(spec, tmp_path, "hurt", kill=True)
     assert killer.killed, "no training worker was found to kill"
+    assert "phase intermediate: running (1 running)" in killer.status
+    # Killed after round 1, before round 2: the later rounds ran in the restarted worker group.
+    assert killer.rounds_before == [1]
+    assert f"running  {killer.trial_id} round 1/{ROUNDS} dev " in killer.status
     status = json.loads((hurt / "status.json").read_text())["trials"]
     assert status[killer.trial_id]["state"] == "done"
     # Rounds 2 and 3 ran after the restart: each once, with the same losses as undisturbed.
