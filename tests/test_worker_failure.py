@@ -62,6 +62,18 @@ def failure_spec(benchmark: Path, *, max_failures: int, learning_rates: list[flo
     }
 
 
+def train_workers_under(pid: int) -> list[psutil.Process]:
+    """The Ray Train worker processes among `pid`'s descendants (the Ray it started)."""
+    found = []
+    for proc in psutil.Process(pid).children(recursive=True):
+        try:
+            if "RayTrainWorker" in " ".join(proc.cmdline()):
+                found.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
 class WorkerKiller(threading.Thread):
     """Waits until an intermediate trial has reported round 1 (so a checkpoint exists), then
     SIGKILLs the Ray Train worker processes running under `sweep`, once."""
@@ -87,7 +99,7 @@ class WorkerKiller(threading.Thread):
                 else []
             )
             if len(reported):
-                workers = self._workers()
+                workers = train_workers_under(self.sweep.pid)
                 for proc in workers:
                     proc.send_signal(signal.SIGKILL)
                     self.killed.append(proc.pid)
@@ -101,16 +113,6 @@ class WorkerKiller(threading.Thread):
                     ).stdout  # fmt: skip
                     return
             time.sleep(0.2)
-
-    def _workers(self) -> list[psutil.Process]:
-        found = []
-        for proc in psutil.Process(self.sweep.pid).children(recursive=True):
-            try:
-                if "RayTrainWorker" in " ".join(proc.cmdline()):
-                    found.append(proc)
-            except psutil.NoSuchProcess:
-                continue
-        return found
 
 
 def run_sweep(spec: dict, tmp: Path, name: str, kill: bool) -> tuple[Path, WorkerKiller | None]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 from test_loop import consolidated_encoder_fingerprint, finetune
+from test_worker_failure import train_workers_under
 
 from trainers.checkpoint import export_encoder, read_meta
 from trainers.model import fingerprint
@@ -62,11 +63,10 @@ def kill_the_workers_after_round_one(run_dir: Path, killed: list[int]) -> None:
             if any("rank_1" in r for r in ranks) and (checkpoint / "xstilts.json").is_file():
                 time.sleep(0.5)  # let Train register the report before its workers die
                 killed.append(len(list(run_dir.glob("checkpoint_*"))))  # rounds saved by then
-                for proc in psutil.Process(os.getpid()).children(recursive=True):
+                for proc in train_workers_under(os.getpid()):
                     with contextlib.suppress(psutil.NoSuchProcess):
-                        if "RayTrainWorker" in " ".join(proc.cmdline()):
-                            proc.send_signal(signal.SIGKILL)
-                            killed.append(proc.pid)
+                        proc.send_signal(signal.SIGKILL)
+                        killed.append(proc.pid)
                 return
         time.sleep(0.1)
 
