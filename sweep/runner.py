@@ -96,17 +96,12 @@ def _random_start(ctx: Context) -> str:
     """A tiny encoder with no pretraining starts random: the same random weights for every
     trial (seeded by the spec's first seed), saved as pretraining's hand-off would be, so that
     `none` and each intermediate configuration start from one encoder."""
-    import torch
-    from transformers import AutoTokenizer
+    from trainers.model import save_random_encoder
 
-    from trainers.model import build_from_config, save_encoder, tiny_config
-
-    tokenizer = AutoTokenizer.from_pretrained(ctx.tokenizer)
-    torch.manual_seed(ctx.spec.seeds[0])
-    encoder = build_from_config(tiny_config(ctx.spec.model.tiny, len(tokenizer)))
     directory = ctx.out / "handoff" / "pretrain"
-    save_encoder(encoder, tokenizer, directory)
-    return str(directory)
+    return str(
+        save_random_encoder(ctx.spec.model.tiny, ctx.tokenizer, ctx.spec.seeds[0], directory)
+    )
 
 
 def _run_intermediate(ctx: Context, start: str) -> dict[str, str]:

@@ -38,17 +38,12 @@ def local_ray():
 @pytest.fixture(scope="module")
 def start(benchmark, tmp_path_factory):
     """A random tiny encoder in the hand-off layout, so that the runs need no pretraining."""
-    import torch
     from test_loop import TINY
-    from transformers import AutoTokenizer
 
-    from trainers.model import build_from_config, save_encoder, tiny_config
+    from trainers.model import save_random_encoder
 
-    tokenizer = AutoTokenizer.from_pretrained(benchmark / "tokenizer")
-    torch.manual_seed(0)
     directory = tmp_path_factory.mktemp("start") / "encoder"
-    save_encoder(build_from_config(tiny_config(TINY, len(tokenizer))), tokenizer, directory)
-    return directory
+    return save_random_encoder(TINY, str(benchmark / "tokenizer"), 0, directory)
 
 
 def kill_the_workers_after_round_one(run_dir: Path, killed: list[int]) -> None:

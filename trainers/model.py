@@ -179,6 +179,19 @@ def save_encoder(encoder: PreTrainedModel, tokenizer, directory: Path) -> None:
     tokenizer.save_pretrained(directory)
 
 
+def save_random_encoder(
+    tiny: TinyEncoder, tokenizer_source: str, seed: int, directory: Path
+) -> Path:
+    """A tiny encoder with seeded random weights, in the hand-off format: where a run without
+    pretraining starts, every trial from the same weights."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
+    torch.manual_seed(seed)
+    save_encoder(build_from_config(tiny_config(tiny, len(tokenizer))), tokenizer, Path(directory))
+    return Path(directory)
+
+
 class MultiTaskModel(nn.Module):
     """One encoder, a head per task, and the masked-LM head when MLM is a member.
 
