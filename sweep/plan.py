@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sweep.cost import trial_hours
+from sweep.space import typed_point
 from sweep.spec import NONE, PhaseSpec, SweepSpec
 from trainers.config import MemberConfig, MixtureConfig, OptimConfig, Translation
 
@@ -63,6 +64,55 @@ class TrialPlan:
 
 
 @dataclass(frozen=True)
+class SearchPlan:
+    """One group of a hyperopt phase. Its points are sampled while the phase runs
+    (`sweep.search.GroupedSearch`), so the plan keeps what its trials share and builds each one
+    from its point: a sampled point names the same trial as a grid point with those values."""
+
+    template: TrialPlan  # the group's trial at point {}: base optim with the task's overrides
+    space: dict  # optim key -> {distribution: [arguments]} as in the spec, less per_task keys
+    num_samples: int  # points sampled (1 when the task fixes every searched key)
+    seeds: tuple[int, ...]  # each point is trained once per seed
+
+    @property
+    def phase(self) -> str:
+        return self.template.phase
+
+    @property
+    def task(self) -> str:
+        return self.template.task
+
+    @property
+    def intermediate(self) -> str:
+        return self.template.intermediate
+
+    @property
+    def target(self) -> str:
+        return self.template.target
+
+    @property
+    def group(self) -> str:
+        return self.template.group
+
+    @property
+    def definition(self) -> str:
+        return self.template.definition
+
+    def n_trials(self) -> int:
+        return self.num_samples * len(self.seeds)
+
+    def trial(self, point: dict, seed: int) -> TrialPlan:
+        """The trial of one sampled point and seed."""
+        if set(point) != set(self.space):
+            raise ValueError(
+                f"{self.group}: a point sets {sorted(self.space)}, not {sorted(point)}"
+            )
+        point = typed_point(point)
+        optim = OptimConfig.model_validate({**self.template.optim.model_dump(), **point})
+        return replace(self.template, optim=optim, point=point, seed=seed)
+
+
+@dataclass(frozen=True)
 class Plan:
     spec: SweepSpec
     pretrain: tuple[TrialPlan, ...]
@@ -71,6 +121,8 @@ class Plan:
     # Retrieval targets (no training data): (starting point, task), evaluated on each
     # intermediate configuration's best encoder straight after the intermediate phase.
     retrieval: tuple[tuple[str, str], ...] = ()
+    # The groups of hyperopt phases, whose trials are sampled as they run (their `trials` are ()).
+    searches: tuple[SearchPlan, ...] = ()
 
     def intermediate_configs(self) -> tuple[str, ...]:
         """What the target phase starts from: `none` and each intermediate task's best checkpoint
@@ -79,7 +131,7 @@ class Plan:
 
     def evaluations(self) -> int:
         """Zero-shot evaluations at most: one per target trial that is not stopped early."""
-        return len(self.target)
+        return self.planned_trials("target")
 
     def eval_languages(self, task: str) -> tuple[str, ...]:
         from trainers.tasks import get_task
@@ -91,6 +143,19 @@ class Plan:
     def trials(self, phase: str) -> tuple[TrialPlan, ...]:
         return getattr(self, phase)
 
+    def searches_for(self, phase: str) -> tuple[SearchPlan, ...]:
+        return tuple(s for s in self.searches if s.phase == phase)
+
+    def planned_trials(self, phase: str) -> int:
+        """Trials a phase runs: its grid's, or each hyperopt group's samples x seeds."""
+        return len(self.trials(phase)) + sum(s.n_trials() for s in self.searches_for(phase))
+
+    def weighted_trials(self, phase: str) -> list[tuple[TrialPlan, int]]:
+        """Each planned trial once, and each hyperopt group's template with its trial count:
+        what cost estimates sum over."""
+        grid = [(trial, 1) for trial in self.trials(phase)]
+        return grid + [(s.template, s.n_trials()) for s in self.searches_for(phase)]
+
 
 def expand(spec: SweepSpec) -> Plan:
     pre = spec.phases.pretrain
@@ -100,43 +165,65 @@ def expand(spec: SweepSpec) -> Plan:
             TrialPlan("pretrain", "mlm", "", "", pre.optim, {}, spec.seeds[0], group="pretrain"),
         )
     inter_phase = spec.phases.intermediate
-    intermediate = tuple(
+    inter_groups = [
         TrialPlan(
             "intermediate",
             task,
             task,
             "",
-            inter_phase.optim_for(task, point),
-            point,
-            seed,
+            inter_phase.optim_for(task, {}),
+            {},
+            spec.seeds[0],
             group=task,
             definition=_definition(spec, task),
         )
         for task in inter_phase.tasks
         if task != NONE
-        for point in inter_phase.points_for(task)
-        for seed in spec.seeds
-    )
+    ]
     tgt = spec.phases.target
     trained, retrieval = _split_targets(tgt.tasks)
-    target = tuple(
+    target_groups = [
         TrialPlan(
             "target",
             task,
             inter,
             task,
-            tgt.optim_for(task, point),
-            point,
-            seed,
+            tgt.optim_for(task, {}),
+            {},
+            spec.seeds[0],
             group=f"{inter}->{task}",
         )
         for inter in spec.phases.target_starts()
         for task in trained
-        for point in tgt.points_for(task)
+    ]
+    intermediate, inter_searches = _phase_plan(spec, inter_phase, inter_groups)
+    target, target_searches = _phase_plan(spec, tgt, target_groups)
+    evaluations = tuple((inter, task) for inter in inter_phase.tasks for task in retrieval)
+    searches = (*inter_searches, *target_searches)
+    return Plan(spec, pretrain, intermediate, target, evaluations, searches)
+
+
+def _phase_plan(
+    spec: SweepSpec, phase: PhaseSpec, groups: list[TrialPlan]
+) -> tuple[tuple[TrialPlan, ...], tuple[SearchPlan, ...]]:
+    """A phase's trials, from each group's trial at point {}: every grid point with every seed,
+    or for hyperopt one SearchPlan per group."""
+    if phase.search_algorithm == "hyperopt":
+        return (), tuple(_search_plan(spec, phase, group) for group in groups)
+    trials = tuple(
+        replace(group, optim=phase.optim_for(group.task, point), point=point, seed=seed)
+        for group in groups
+        for point in phase.points_for(group.task)
         for seed in spec.seeds
     )
-    evaluations = tuple((inter, task) for inter in inter_phase.tasks for task in retrieval)
-    return Plan(spec, pretrain, intermediate, target, evaluations)
+    return trials, ()
+
+
+def _search_plan(spec: SweepSpec, phase: PhaseSpec, template: TrialPlan) -> SearchPlan:
+    """A key the task fixes in per_task is not sampled for it (as a grid collapses over it)."""
+    fixed = phase.per_task.get(template.task, {})
+    space = {key: d.as_spec() for key, d in phase.space().items() if key not in fixed}
+    return SearchPlan(template, space, phase.num_samples if space else 1, spec.seeds)
 
 
 def entry_fields(spec: SweepSpec, entry: str) -> dict:
@@ -205,14 +292,14 @@ def describe(plan: Plan) -> list[str]:
     ]
     total_hours = worker_hours = 0.0
     for phase in ("pretrain", "intermediate", "target"):
-        trials = plan.trials(phase)
-        hours = sum(trial_hours(spec, t) for t in trials)
+        count = plan.planned_trials(phase)
+        hours = sum(trial_hours(spec, t) * n for t, n in plan.weighted_trials(phase))
         total_hours += hours
         phase_res = spec.resources_for(phase)
         worker_hours += hours * phase_res.workers * max(phase_res.gpus_per_worker, 1)
         detail = _phase_detail(plan, phase)
-        lines.append(f"phase {phase}: {len(trials)} trial(s), ~{hours:.2f} trial-hours{detail}")
-        if trials and phase_res != res:
+        lines.append(f"phase {phase}: {count} trial(s), ~{hours:.2f} trial-hours{detail}")
+        if count and phase_res != res:
             lines.append(f"  {phase} resources: {_resources(phase_res)}")
         if phase == "intermediate":
             lines += _mixture_lines(plan)
@@ -224,8 +311,9 @@ def describe(plan: Plan) -> list[str]:
             "straight after phase intermediate"
         )
     n_eval = plan.evaluations()
-    eval_hours = sum(trial_hours(spec, t, evaluation=True) for t in plan.target)
-    langs = sum(len(plan.eval_languages(t)) for t in {t.task for t in plan.target})
+    targets = plan.weighted_trials("target")
+    eval_hours = sum(trial_hours(spec, t, evaluation=True) * n for t, n in targets)
+    langs = sum(len(plan.eval_languages(t)) for t in {t.task for t, _ in targets})
     lines.append(
         f"phase zero_shot: up to {n_eval} evaluation(s) over {langs} task-language pair(s), ~{eval_hours:.2f} trial-hours"
     )
@@ -233,7 +321,7 @@ def describe(plan: Plan) -> list[str]:
     worker_hours += eval_hours
     unit = "GPU" if spec.uses_gpu() else "CPU-worker"
     lines.append(
-        f"total: {sum(len(plan.trials(p)) for p in ('pretrain', 'intermediate', 'target'))} training trial(s), "
+        f"total: {sum(plan.planned_trials(p) for p in ('pretrain', 'intermediate', 'target'))} training trial(s), "
         f"~{total_hours:.2f} trial-hours before ASHA stops any (~{worker_hours:.2f} {unit}-hours)"
     )
     return lines
@@ -283,22 +371,29 @@ def _phase_detail(plan: Plan, phase: str) -> str:
     phase_spec = spec.phases.intermediate if phase == "intermediate" else spec.phases.target
     tasks = [t for t in phase_spec.tasks if t != NONE]
     if phase == "target":
-        tasks = sorted({t.task for t in plan.target}, key=tasks.index)
-    grid = _grid_text(phase_spec, tasks)
+        tasks = sorted({t.task for t, _ in plan.weighted_trials("target")}, key=tasks.index)
+    hyperopt = phase_spec.search_algorithm == "hyperopt"
+    if hyperopt:
+        samples = {s.task: s.num_samples for s in plan.searches_for(phase)}
+        points = _counts_text(samples, "sample(s)")
+    else:
+        points = _counts_text({t: len(phase_spec.points_for(t)) for t in tasks}, "grid point(s)")
     if phase == "intermediate":
-        return (
-            f" = {len(tasks)} task(s)/mixture(s) x {grid} x {len(spec.seeds)} seed(s); plus 'none'"
-            * bool(tasks)
-            + (" (only 'none')" if not tasks else "")
+        shape = f"{len(tasks)} task(s)/mixture(s) x {points} x {len(spec.seeds)} seed(s)"
+    else:
+        shape = (
+            f"{len(plan.intermediate_configs())} starting point(s) ({', '.join(plan.intermediate_configs())}) x "
+            f"{len(tasks)} target(s) x {points} x {len(spec.seeds)} seed(s)"
         )
-    return (
-        f" = {len(plan.intermediate_configs())} starting point(s) ({', '.join(plan.intermediate_configs())}) x "
-        f"{len(tasks)} target(s) x {grid} x {len(spec.seeds)} seed(s)"
-    )
+    space = ", ".join(f"{key} {d}" for key, d in phase_spec.space().items()) if hyperopt else ""
+    detail = f" (hyperopt: {shape}; {space})" if hyperopt else f" = {shape}"
+    if phase == "intermediate":
+        return detail + "; plus 'none'" if tasks else " (only 'none')"
+    return detail
 
 
-def _grid_text(phase: PhaseSpec, tasks: list[str]) -> str:
-    counts = {task: len(phase.points_for(task)) for task in tasks}
+def _counts_text(counts: dict[str, int], unit: str) -> str:
+    """'2 grid point(s)', or per task where they differ: '(xnli: 2, udpos: 1) grid point(s)'."""
     if len(set(counts.values())) <= 1:
-        return f"{next(iter(counts.values()), 1)} grid point(s)"
-    return "(" + ", ".join(f"{t}: {n}" for t, n in counts.items()) + ") grid point(s)"
+        return f"{next(iter(counts.values()), 1)} {unit}"
+    return "(" + ", ".join(f"{t}: {n}" for t, n in counts.items()) + f") {unit}"

@@ -7,12 +7,16 @@ CLI can print it and exit 2 without a traceback.
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from sweep.space import EXAMPLE, Distribution
+from sweep.spec_resources import AshaSpec, PhaseAsha, PhaseResources, ResourcesSpec
 from trainers.config import (
     MLM,
     DeepSpeedConfig,
@@ -53,51 +57,6 @@ class DataSpec(Frozen):
         return self
 
 
-class ResourcesSpec(Frozen):
-    """What one trial asks of the cluster."""
-
-    workers: int = Field(1, gt=0, description="Ray Train workers per trial (data parallel)")
-    cpus_per_worker: float = Field(1.0, gt=0, description="CPUs per worker (fractions allowed)")
-    gpus_per_worker: float = Field(0.0, ge=0, description="GPUs per worker (0: train on CPU)")
-    driver_cpus: float = Field(0.01, gt=0, description="CPUs of each trial's Tune driver")
-    max_concurrent_trials: int = Field(2, gt=0, description="trials running at once per phase")
-    max_failures: int = Field(1, ge=0, description="worker-group restarts from the last checkpoint")
-    eval_actors: int = Field(
-        2, gt=0, description="inference actors of each evaluation's Ray Data pipeline (at most)"
-    )
-    eval_cpus: float = Field(1.0, gt=0, description="CPUs per evaluation inference actor")
-    eval_gpus: float = Field(
-        0.0, ge=0, description="GPUs per inference actor (0: on CPU; 1 on a GPU cluster)"
-    )
-
-    def use_gpu(self) -> bool:
-        return self.gpus_per_worker > 0
-
-
-class PhaseResources(Frozen):
-    """A phase's own worker shape, overriding `resources` (e.g. MLM pretraining alone on the
-    whole machine, or more GPUs for the intermediate phase)."""
-
-    workers: int | None = Field(None, gt=0, description="Ray Train workers per trial")
-    cpus_per_worker: float | None = Field(None, gt=0, description="CPUs per worker")
-    gpus_per_worker: float | None = Field(None, ge=0, description="GPUs per worker")
-    max_concurrent_trials: int | None = Field(None, gt=0, description="trials running at once")
-
-    def apply(self, base: ResourcesSpec) -> ResourcesSpec:
-        return ResourcesSpec.model_validate(
-            {**base.model_dump(), **self.model_dump(exclude_none=True)}
-        )
-
-
-class AshaSpec(Frozen):
-    """Asynchronous successive halving, applied within each (intermediate, target) group."""
-
-    grace_period: int = Field(1, gt=0, description="rounds before a trial may be stopped")
-    reduction_factor: float = Field(
-        2.0, gt=1, description="keep the top 1/reduction_factor at each rung"
-    )
-
-
 class MlmMemberSpec(Frozen):
     """Continued multilingual MLM as a member of a mixture."""
 
@@ -121,7 +80,8 @@ class MixtureSpec(Frozen):
 
 
 class PhaseSpec(Frozen):
-    """Tasks of a phase, its base hyper-parameters, the grid over them, and per-task overrides."""
+    """Tasks of a phase, its base hyper-parameters, the search over them (a grid, or hyperopt's
+    samples), and per-task overrides."""
 
     tasks: tuple[str, ...] = Field(
         (), description="task names; intermediate: also 'none', mixtures and task@lang"
@@ -140,10 +100,26 @@ class PhaseSpec(Frozen):
         "for the same task (a mixture member's), where it has one",
     )
     optim: OptimConfig = Field(default_factory=OptimConfig, description="base hyper-parameters")
-    search: dict[str, tuple] = Field(default_factory=dict, description="grid: optim key -> values")
+    search: dict[str, tuple | dict] = Field(
+        default_factory=dict,
+        description="optim key -> grid values, or (hyperopt) a distribution such as "
+        "{loguniform: [1e-5, 1e-4]}, {uniform: [low, high]}, {quniform: [low, high, q]}, "
+        "{choice: [v1, v2]} or {randint: [low, high]} (high excluded)",
+    )
+    search_algorithm: Literal["grid", "hyperopt"] = Field(
+        "grid",
+        description="grid: every combination of the search values; hyperopt: TPE samples of "
+        "the search distributions, drawn separately for each ASHA group",
+    )
+    num_samples: int | None = Field(
+        None, gt=0, description="hyperopt only: points sampled per group, each run once per seed"
+    )
     per_task: dict[str, dict] = Field(default_factory=dict, description="task -> optim overrides")
     resources: PhaseResources = Field(
         default_factory=PhaseResources, description="this phase's overrides of resources"
+    )
+    asha: PhaseAsha = Field(
+        default_factory=PhaseAsha, description="this phase's overrides of the sweep's asha"
     )
     starts: tuple[str, ...] | None = Field(
         None,
@@ -161,12 +137,52 @@ class PhaseSpec(Frozen):
                 raise ValueError(f"'{key}' has no values")
         return search
 
+    @field_validator("search", mode="before")
+    @classmethod
+    def _search_values(cls, search):
+        for key, values in search.items() if isinstance(search, dict) else ():
+            if not isinstance(values, list | tuple | dict):
+                problem = f"list grid values, or name a distribution such as {EXAMPLE}"
+                raise _invalid((key,), problem)
+        return search
+
+    @model_validator(mode="after")
+    def _search_fits_algorithm(self) -> PhaseSpec:
+        """A grid lists values; hyperopt samples distributions, num_samples points per group."""
+        hyperopt = self.search_algorithm == "hyperopt"
+        if hyperopt and self.num_samples is None:
+            raise _invalid(("num_samples",), "hyperopt needs num_samples: points sampled per group")
+        if not hyperopt and self.num_samples is not None:
+            raise _invalid(("num_samples",), "only search_algorithm hyperopt samples points")
+        if hyperopt and not self.search:
+            raise _invalid(("search",), f"hyperopt needs a distribution such as {EXAMPLE}")
+        for key, values in self.search.items():
+            if not hyperopt and isinstance(values, dict):
+                problem = "a distribution needs search_algorithm: hyperopt; a grid lists values"
+                raise _invalid(("search", key), problem)
+            if hyperopt and not isinstance(values, dict):
+                problem = f"hyperopt needs a distribution such as {EXAMPLE}, not grid values"
+                raise _invalid(("search", key), problem)
+            if hyperopt:
+                try:
+                    Distribution.parse(values)
+                except ValueError as err:
+                    raise _invalid(("search", key), str(err)) from None
+        return self
+
     def grid(self) -> list[dict]:
-        keys = sorted(self.search)
-        return [
-            dict(zip(keys, combo, strict=True))
-            for combo in itertools.product(*(self.search[k] for k in keys))
-        ]
+        return _combinations(self.search)
+
+    def space(self) -> dict[str, Distribution]:
+        """hyperopt: the distribution of each searched key."""
+        return {key: Distribution.parse(self.search[key]) for key in sorted(self.search)}
+
+    def checked_points(self) -> list[dict]:
+        """The points every task's OptimConfig must accept: the grid's, or every combination of
+        the distributions' extremes."""
+        if self.search_algorithm == "grid":
+            return self.grid() or [{}]
+        return _combinations({key: d.extremes() for key, d in self.space().items()})
 
     def points_for(self, task: str) -> list[dict]:
         """The grid points of one task. A key the task fixes in per_task is not searched for
@@ -295,7 +311,7 @@ def _check_tasks(phase: PhaseSpec, role: str, allow_none: bool) -> None:
         if task not in phase.tasks:
             raise ValueError(f"per_task: {task!r} is not in tasks")
     for task in phase.tasks:
-        for point in phase.grid() or [{}]:
+        for point in phase.checked_points():
             if task == NONE:
                 continue
             try:
@@ -303,12 +319,29 @@ def _check_tasks(phase: PhaseSpec, role: str, allow_none: bool) -> None:
             except ValidationError as err:
                 first = err.errors()[0]
                 key = ".".join(str(p) for p in first["loc"])
-                where = (
-                    f"per_task.{task}.{key}"
-                    if key in phase.per_task.get(task, {})
-                    else f"search.{key}"
-                )
-                raise ValueError(f"{where}: {first['msg']}") from None
+                fixed = key in phase.per_task.get(task, {})
+                where = ("per_task", task, key) if fixed else ("search", key)
+                message = first["msg"]
+                if phase.search_algorithm == "hyperopt" and not fixed:
+                    message = f"{phase.space()[key]} reaches {first['input']!r}: {message}"
+                raise _invalid(where, message, first["type"]) from None
+
+
+def _invalid(loc: tuple[str, ...], message: str, kind: str = "value_error") -> ValidationError:
+    """An error at `loc` under the phase, raised from a validator: pydantic puts the phase's own
+    location in front, so `load_spec` names the whole key (`phases.target.search.learning_rate`)."""
+    error = PydanticCustomError(kind, message)
+    details = InitErrorDetails(type=error, loc=loc, input=None)
+    return ValidationError.from_exception_data("PhaseSpec", [details])
+
+
+def _combinations(values: dict) -> list[dict]:
+    """Every combination of each key's values, keys in sorted order."""
+    keys = sorted(values)
+    return [
+        dict(zip(keys, combo, strict=True))
+        for combo in itertools.product(*(values[k] for k in keys))
+    ]
 
 
 def _check_translated(phase: PhaseSpec, entry: str, where: str) -> None:
@@ -365,6 +398,10 @@ class SweepSpec(Frozen):
     storage_path: str | None = Field(
         None, description="Ray storage (local path or s3://, gs://); default <out>/ray"
     )
+
+    def asha_for(self, phase: str) -> AshaSpec:
+        """The ASHA settings of a phase's trials: the sweep's, with the phase's overrides."""
+        return getattr(self.phases, phase).asha.apply(self.asha)
 
     def resources_for(self, phase: str) -> ResourcesSpec:
         """The resources of a phase's trials: the sweep's, with the phase's overrides."""
@@ -436,6 +473,16 @@ class SweepSpec(Frozen):
         return self
 
     @model_validator(mode="after")
+    def _phase_asha(self) -> SweepSpec:
+        for phase in ("intermediate", "target"):
+            try:
+                self.asha_for(phase)
+            except ValidationError as err:
+                message = err.errors()[0]["msg"].removeprefix("Value error, ")
+                raise ValueError(f"phases.{phase}.asha: {message}") from None
+        return self
+
+    @model_validator(mode="after")
     def _consistent(self) -> SweepSpec:
         if self.phases.pretrain.enabled and self.model.tiny is None:
             raise ValueError(
@@ -469,11 +516,13 @@ def load_spec(path: str | Path) -> SweepSpec:
         return SweepSpec.model_validate(raw)
     except ValidationError as err:
         first = err.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        key = ".".join(str(p) for p in first["loc"])
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             message = "unknown key"
-        raise SpecError(f"{path}: {key}: {message}") from None
+        if not key and not re.match(r"[\w.]+: ", message):  # a whole-spec check names its keys
+            key = "(top level)"
+        raise SpecError(f"{path}: {key + ': ' if key else ''}{message}") from None
 
 
 def resolve_spec_path(path: str | Path) -> Path:
