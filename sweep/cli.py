@@ -39,7 +39,20 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a sweep")
     p.add_argument("spec")
     p.add_argument("--out", type=Path, help="output directory (default: runs/<name>)")
+    p.add_argument(
+        "--no-reuse",
+        action="store_true",
+        help="train every trial, even those an earlier sweep trained with the same inputs",
+    )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "resume",
+        help="continue an interrupted sweep: finished trials are kept, interrupted ones continue "
+        "from their last checkpoint",
+    )
+    p.add_argument("dir", type=Path, help="the sweep's output directory")
+    p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("status", help="phases and trials of a sweep directory")
     p.add_argument("dir", type=Path)
@@ -116,7 +129,7 @@ def cmd_run(args) -> int:
 
     spec = load_spec(args.spec)
     out = args.out or Path("runs") / spec.name
-    _run_and_report(spec, out)
+    _run_and_report(spec, out, reuse=not args.no_reuse)
     return 0
 
 
@@ -127,18 +140,40 @@ def cmd_demo(args) -> int:
     return 0
 
 
-def _run_and_report(spec, out: Path) -> None:
+def cmd_resume(args) -> int:
+    from sweep.progress import read_status
+    from sweep.spec import load_spec
+
+    _require_sweep_dir(args.dir)
+    if not (args.dir / "spec.yaml").is_file():
+        raise UsageError(f"{args.dir}: no spec.yaml, so there is no sweep to resume")
+    spec = load_spec(args.dir / "spec.yaml")
+    if read_status(args.dir)["phases"].get("zero_shot", {}).get("state") == "done":
+        print(f"{args.dir}: the sweep finished; nothing to resume")
+        return 0
+    _run_and_report(spec, args.dir, resume=True)
+    return 0
+
+
+def _run_and_report(spec, out: Path, resume: bool = False, reuse: bool = True) -> None:
     from analysis.report import summary_lines, write_report
     from sweep.plan import describe, expand
     from sweep.runner import run_sweep
+    from trainers.data.examples import DataError
 
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out: {out} exists and is not a directory")
-    if (out / "status.json").exists():
-        raise UsageError(f"--out: {out} already holds a sweep; choose another directory")
+    if (out / "status.json").exists() and not resume:
+        raise UsageError(
+            f"--out: {out} already holds a sweep; choose another directory, or continue it "
+            f"with `xstilts resume {out}`"
+        )
     for line in describe(expand(spec)):
         print(line)
-    run_sweep(spec, out, echo=_timed_echo())
+    try:
+        run_sweep(spec, out, echo=_timed_echo(), resume=resume, reuse=reuse)
+    except DataError as err:  # a data file the spec names is missing or malformed
+        raise UsageError(str(err)) from None
     write_report(out)
     print("== done")
     for line in summary_lines(out):
@@ -176,8 +211,10 @@ def cmd_status(args) -> int:
             rounds = f" round {trial.get('round', 0)}/{trial['rounds']}"
             error = f" error: {trial['error']}" if trial.get("error") else ""
             evaluated = f" zero-shot {trial['zero_shot']}" if trial.get("zero_shot") else ""
+            reused = f" (reused: {trial['reused_from']})" if trial.get("reused_from") else ""
             print(
                 f"  {trial.get('state', 'pending'):8} {trial_id}{rounds}{score}{evaluated}{error}"
+                + reused
             )
             for lang, why in sorted((trial.get("zero_shot_errors") or {}).items()):
                 print(f"    {lang} not evaluated: {why}")

@@ -34,6 +34,9 @@ def run_retrieval(ctx: Context, starts: dict[str, str]) -> None:
 
     if not ctx.plan.retrieval:
         return
+    if ctx.resume and read_status(ctx.out)["phases"].get("retrieval", {}).get("state") == DONE:
+        ctx.echo("== phase retrieval: done before the interruption, not re-entered")
+        return
     evaluate = ctx.spec.phases.evaluate
     set_phase(ctx.out, "retrieval", "running", trials=len(ctx.plan.retrieval))
     ctx.echo(f"== phase retrieval: {len(ctx.plan.retrieval)} evaluation(s), no training")
@@ -41,6 +44,8 @@ def run_retrieval(ctx: Context, starts: dict[str, str]) -> None:
     pending = {}
     for inter, task in ctx.plan.retrieval:
         trial_id = f"ret-{inter}-{task}"
+        if store.has_part(ctx.out, f"zero_shot-{trial_id}"):
+            continue  # evaluated before the sweep was interrupted
         ref = remote.remote(
             "retrieval",
             starts[inter],
@@ -79,7 +84,9 @@ def _remote_evaluator(resources: ResourcesSpec):
     inference actors it starts hold the compute, so it asks for a driver's share of a CPU."""
     import ray
 
-    return ray.remote(_run_evaluator).options(num_cpus=resources.driver_cpus)
+    return ray.remote(_run_evaluator).options(
+        num_cpus=resources.driver_cpus, resources=resources.driver_resources
+    )
 
 
 def _run_evaluator(
@@ -179,9 +186,16 @@ class ZeroShot:
         self.incomplete = 0  # evaluations with a language (or everything) not evaluated
         self.started = time.monotonic()
 
+    def add(self, trial: TrialPlan) -> None:
+        """A trial sampled while the target phase runs (hyperopt), to be evaluated once done."""
+        self.trials[trial.trial_id()] = trial
+
     def submit(self, trial_id: str) -> None:
         """Start the evaluation of a finished trial, once."""
         if trial_id in self.submitted or trial_id not in self.trials:
+            return
+        if store.has_part(self.ctx.out, f"zero_shot-{trial_id}"):
+            self.submitted.add(trial_id)  # evaluated before the sweep was interrupted
             return
         best = best_checkpoints(self.ctx.out, "target", trial_id).get(trial_id)
         if best is None:  # a trial that never reported a checkpoint has nothing to evaluate

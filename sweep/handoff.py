@@ -3,7 +3,7 @@ results store, and its export as a plain encoder directory under `<out>/handoff/
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweep import store
@@ -20,6 +20,9 @@ class Context:
     data: DataConfig
     tokenizer: str
     echo: object
+    resume: bool = False  # continuing an interrupted sweep in `out` (`xstilts resume`)
+    reuse: bool = True  # take trials earlier sweeps finished (`--no-reuse`: train everything)
+    keys: dict[str, str] = field(default_factory=dict)  # trial_id -> its reuse key
 
 
 def primary_metric(task: str) -> str:
@@ -70,6 +73,13 @@ def _exists(path: str) -> bool:
 
 
 def export(checkpoint: str, out: Path) -> str:
+    """The checkpoint as a plain encoder directory; one already exported from it is kept (a
+    resumed sweep re-enters its hand-offs, and a paper-scale export takes minutes)."""
+    import json
+
     from trainers.checkpoint import export_encoder
 
+    source = Path(out) / "source.json"
+    if source.is_file() and json.loads(source.read_text()).get("checkpoint") == str(checkpoint):
+        return str(out)
     return str(export_encoder(Path(checkpoint), out))

@@ -58,7 +58,7 @@ class StoreCallback(Callback):
             "target": plan["target"],
             "config_id": plan["config_id"],
             "seed": plan["seed"],
-            "rounds": plan["train"]["optim"]["rounds"],
+            "rounds": top_round(plan),
         }
         update_trial(self.out_dir, plan["trial_id"], defaults, **fields)
 
@@ -71,29 +71,24 @@ class StoreCallback(Callback):
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         plan = trial.config["trial"]
-        rows = [
-            result_row(self.sweep, plan, result, key.removeprefix("dev/"), value)
-            for key, value in result.items()
-            if key.startswith("dev/")
-            and not key.endswith("/n_examples")
-            and isinstance(value, (int, float))
-        ]
-        store.write_rows(
-            self.out_dir, rows, label=f"{plan['phase']}-{plan['trial_id']}-r{result['round']}"
-        )
+        store_round(self.out_dir, self.sweep, plan, result)
         self.last_round[plan["trial_id"]] = result["round"]
         self._update(plan, state=RUNNING, round=result["round"], dev_score=result["dev_score"])
         self.echo(
-            f"[{plan['phase']}] {plan['trial_id']} round {result['round']}/{plan['train']['optim']['rounds']}: "
+            f"[{plan['phase']}] {plan['trial_id']} round {result['round']}/{top_round(plan)}: "
             f"dev {plan['metric']} {result['dev_score']:.4f}"
         )
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         plan = trial.config["trial"]
-        rounds = plan["train"]["optim"]["rounds"]
+        rounds = top_round(plan)
         reached = self.last_round.get(plan["trial_id"], 0)
         state = DONE if reached >= rounds else STOPPED
         self._update(plan, state=state)
+        if state == DONE:  # later sweeps may take it instead of training it again
+            from sweep.reusing import register
+
+            register(self.out_dir, plan)
         note = "" if state == DONE else f" (ASHA stopped it after round {reached}/{rounds})"
         self.echo(f"[{plan['phase']}] {state} {plan['trial_id']}{note}")
 
@@ -102,6 +97,34 @@ class StoreCallback(Callback):
         cause = _first_line(getattr(trial, "error_file", None))
         self._update(plan, state=FAILED, error=cause)
         self.echo(f"[{plan['phase']}] FAILED {plan['trial_id']}: {cause}")
+
+
+def top_round(plan: dict) -> int:
+    """The round a trial is done at: its last, or the phase's ASHA max_t if that comes first."""
+    return plan.get("max_rounds", plan["train"]["optim"]["rounds"])
+
+
+def round_label(plan: dict, round_: int) -> str:
+    """The store label of one round's dev rows: a round is stored once, whoever stores it."""
+    return f"{plan['phase']}-{plan['trial_id']}-r{round_}"
+
+
+def store_round(out_dir: Path, sweep: str, plan: dict, result: dict) -> bool:
+    """Store a round's dev rows unless they are there already (a resumed sweep stores the rounds
+    a killed driver missed, and must not store them twice); True when it wrote them."""
+    label = round_label(plan, result["round"])
+    if store.has_part(out_dir, label):
+        return False
+    rows = [
+        result_row(sweep, plan, result, key.removeprefix("dev/"), value)
+        for key, value in result.items()
+        if key.startswith("dev/") and not key.endswith("/n_examples")
+        and isinstance(value, (int, float))
+    ]  # fmt: skip
+    if "train_loss" in result:  # the round's mean training loss, a scheduler's other metric
+        loss = result_row(sweep, plan, result, "loss", result["train_loss"])
+        rows.append({**loss, "split": "train", "n_examples": int(result.get("train_examples", 0))})
+    return store.write_rows(out_dir, rows, label=label) is not None
 
 
 def result_row(sweep: str, plan: dict, result: dict, metric: str, value: float) -> dict:

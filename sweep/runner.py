@@ -8,8 +8,10 @@ directory under `<out>/handoff/`, which the next phase's trials load strictly.
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -18,12 +20,17 @@ from sweep.cost import trial_hours
 from sweep.evaluation import ZeroShot, ZeroShotCallback, run_retrieval
 from sweep.handoff import Context, best_checkpoints, export, primary_metric
 from sweep.plan import TrialPlan, expand
-from sweep.progress import StoreCallback, set_phase
+from sweep.progress import DONE, StoreCallback, read_status, set_phase
+from sweep.resume import backfill, finished_trials, history, sampled_before
+from sweep.reuse import ReuseIndex
+from sweep.reusing import found, sweep_keys, take
+from sweep.search import GroupedSearch, total_trials
 from sweep.spec import NONE, SweepSpec
 from sweep.tune_driver import GroupedASHA, make_tuner
 from trainers.config import DataConfig, TrainConfig
 from trainers.shards import default_cache
 
+RUN = "run.json"  # how the sweep was started (`--no-reuse`), for `xstilts resume`
 ENV = {"TOKENIZERS_PARALLELISM": "false", "PYTHONWARNINGS": "ignore"}
 # On a Ray we start ourselves (one machine, no spot nodes) Train's preemption watcher has nothing
 # to watch, yet costs every trial one more actor process (~3 s of CPU, measured). Sweeps on a
@@ -52,19 +59,32 @@ def resolve_data(spec: SweepSpec) -> tuple[DataConfig, str]:
     return data, spec.model.tokenizer_source()
 
 
-def run_sweep(spec: SweepSpec, out: Path, echo=print) -> Path:
+def run_sweep(
+    spec: SweepSpec, out: Path, echo=print, *, resume: bool = False, reuse: bool = True
+) -> Path:
+    """Run every phase of `spec` into `out`; with `resume`, continue the sweep `out` holds:
+    finished trials and phases are kept, interrupted trials continue from their checkpoints.
+    With `reuse`, trials an earlier sweep finished (same key) are taken instead of trained."""
     import ray
 
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    (out / "spec.yaml").write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
+    if resume:
+        reuse = json.loads((out / RUN).read_text())["reuse"] if (out / RUN).is_file() else reuse
+    else:
+        spec_text = yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
+        (out / "spec.yaml").write_text(spec_text)
+        (out / RUN).write_text(json.dumps({"reuse": reuse}))
     data, tokenizer = resolve_data(spec)
-    ctx = Context(spec, expand(spec), out, data, tokenizer, echo)
+    ctx = Context(spec, expand(spec), out, data, tokenizer, echo, resume=resume, reuse=reuse)
+    ctx = replace(ctx, keys=sweep_keys(ctx, lambda t: _train_config(ctx, t, "")).trials)
+    _forecast(ctx)
     started_ray = not ray.is_initialized()
     if started_ray:
         # The dashboard serves the State API that Ray Train's placement-group cleaner polls: without
         # it, every trial stopped by ASHA leaks its placement group and later trials never start.
-        ray.init(log_to_driver=False, configure_logging=False, runtime_env={"env_vars": _env()})
+        env = _env(preemptible=spec.resources.preemptible)
+        ray.init(log_to_driver=False, configure_logging=False, runtime_env={"env_vars": env})
     try:
         start = _run_pretrain(ctx)
         starts = {NONE: start, **_run_intermediate(ctx, start)}
@@ -78,9 +98,21 @@ def run_sweep(spec: SweepSpec, out: Path, echo=print) -> Path:
     return out
 
 
-def _env() -> dict[str, str]:
-    """The sweep's environment: lean on a local Ray, everything on a cluster."""
-    return ENV if os.environ.get("RAY_ADDRESS") else LOCAL_ENV
+def _forecast(ctx: Context) -> None:
+    """Say what the sweep takes from earlier sweeps and what it will train."""
+    if not ctx.reuse:
+        ctx.echo(f"reuse: off (--no-reuse); {len(ctx.keys)} trial(s) to train")
+        return
+    index = ReuseIndex()
+    taken = {t: r for t, k in ctx.keys.items() if (r := found(index, k)) is not None}
+    for trial_id, record in sorted(taken.items()):
+        ctx.echo(f"reuse: {trial_id}, trained by {record['out']} ({record['trial_id']})")
+    ctx.echo(f"reuse: {len(taken)} trial(s) trained before; {len(ctx.keys) - len(taken)} to train")
+
+
+def _env(preemptible: bool = False) -> dict[str, str]:
+    """The sweep's environment: lean on a local Ray, everything on a cluster or spot nodes."""
+    return ENV if os.environ.get("RAY_ADDRESS") or preemptible else LOCAL_ENV
 
 
 def _run_pretrain(ctx: Context) -> str:
@@ -105,13 +137,14 @@ def _random_start(ctx: Context) -> str:
 
 
 def _run_intermediate(ctx: Context, start: str) -> dict[str, str]:
-    trials = ctx.plan.intermediate
-    if not trials:
+    entries = {t.task for t in ctx.plan.intermediate}
+    entries |= {s.task for s in ctx.plan.searches_for("intermediate")}
+    if not entries:
         return {}
-    _run_phase(ctx, "intermediate", trials, init_from=lambda t: start)
+    _run_phase(ctx, "intermediate", init_from=lambda t: start)
     best = best_checkpoints(ctx.out, "intermediate")
     starts = {}
-    for task in sorted({t.task for t in trials}):
+    for task in sorted(entries):
         candidates = {tid: v for tid, v in best.items() if v[3] == task}
         if not candidates:
             raise RuntimeError(f"intermediate task {task}: no trial reported a checkpoint")
@@ -127,41 +160,109 @@ def _run_target(ctx: Context, starts: dict[str, str], zero_shot: ZeroShot) -> No
     _run_phase(
         ctx,
         "target",
-        ctx.plan.target,
         init_from=lambda t: starts[t.intermediate],
         callbacks=[ZeroShotCallback(zero_shot)],
+        on_trial=zero_shot.add,
     )
 
 
-def _run_phase(
-    ctx: Context, phase: str, trials: tuple[TrialPlan, ...], init_from, callbacks=()
-) -> None:
+def _run_phase(ctx: Context, phase: str, init_from, callbacks=(), on_trial=None) -> None:
     spec = ctx.spec
-    set_phase(ctx.out, phase, "running", trials=len(trials))
-    ctx.echo(f"== phase {phase}: {len(trials)} trial(s)")
+    if ctx.resume and read_status(ctx.out)["phases"].get(phase, {}).get("state") == "done":
+        ctx.echo(f"== phase {phase}: done before the interruption, not re-entered")
+        return
+    count = ctx.plan.planned_trials(phase)
+    set_phase(ctx.out, phase, "running", trials=count)
+    ctx.echo(f"== phase {phase}: {count} trial(s)")
     storage = Path(spec.storage_path) if spec.storage_path else ctx.out / "ray"
     # Longest first: the short trials then fill the gaps at the end of the phase instead of a
     # long one running alone while the other slots idle (the phase ends with its last trial).
-    ordered = sorted(trials, key=lambda t: -trial_hours(spec, t))
+    ordered = sorted(ctx.plan.trials(phase), key=lambda t: -trial_hours(spec, t))
     dicts = [_trial_dict(ctx, t, init_from(t), storage / "train") for t in ordered]
-    asha = (
-        GroupedASHA(spec.asha.grace_period, spec.asha.reduction_factor)
-        if phase != "pretrain"
-        else None
-    )
-    tuner = make_tuner(
-        phase,
-        dicts,
-        storage=storage,
-        driver_cpus=spec.resources.driver_cpus,
-        max_concurrent=spec.resources_for(phase).max_concurrent_trials,
-        asha=asha,
-        callbacks=[StoreCallback(ctx.out, spec.name, ctx.echo), *callbacks],
-    )
+    searches = ctx.plan.searches_for(phase)
+    metric = spec.asha_for(phase).metric if phase != "pretrain" else "dev_score"
+    sampled = sampled_before(ctx.out, searches, metric) if ctx.resume else []
+    for trial, _ in sampled:
+        dicts.append(_trial_dict(ctx, trial, init_from(trial), storage / "train"))
+        if on_trial is not None:
+            on_trial(trial)
+    finished = finished_trials(ctx.out, [d["trial_id"] for d in dicts]) if ctx.resume else {}
+    if ctx.resume:
+        _report_resume(ctx, phase, dicts, finished)
+    finished.update(_take_earlier(ctx, [d for d in dicts if d["trial_id"] not in finished]))
+    todo = [d for d in dicts if d["trial_id"] not in finished]
+    asha = GroupedASHA(spec.asha_for(phase)) if phase != "pretrain" else None
+    store_callback = StoreCallback(ctx.out, spec.name, ctx.echo)
+    for trial_id, rounds in history(ctx.out, dicts).items():
+        store_callback.last_round[trial_id] = rounds[-1][0]
+        if asha is not None:
+            plan = next(d for d in dicts if d["trial_id"] == trial_id)
+            asha.remember(plan, rounds, running=trial_id not in finished)
     started = time.monotonic()
-    tuner.fit()
-    set_phase(
-        ctx.out, phase, "done", trials=len(trials), seconds=round(time.monotonic() - started, 1)
+    search = None
+    if searches:
+        # The hyperopt points finished before an interruption count as samples already taken;
+        # an interrupted sampled trial is sampled afresh (its point is not known to be good).
+        todo = []
+
+        def make_trial(trial: TrialPlan) -> dict:
+            if on_trial is not None:
+                on_trial(trial)
+            return _trial_dict(ctx, trial, init_from(trial), storage / "train")
+
+        asha_spec = spec.asha_for(phase)
+        search = GroupedSearch(
+            searches, make_trial, metric=asha_spec.metric, mode=asha_spec.resolved_mode(),
+            seed=spec.seeds[0], known=[(t.group, t.point, score) for t, score in sampled],
+        )  # fmt: skip
+    if todo or search:
+        tuner = make_tuner(
+            phase,
+            todo,
+            storage=storage,
+            driver_cpus=spec.resources.driver_cpus,
+            driver_resources=spec.resources.driver_resources,
+            max_concurrent=spec.resources_for(phase).max_concurrent_trials,
+            asha=asha,
+            callbacks=[store_callback, *callbacks],
+            search=search,
+            num_samples=total_trials(searches),
+        )
+        tuner.fit()
+    set_phase(ctx.out, phase, "done", trials=count, seconds=round(time.monotonic() - started, 1))
+
+
+def _take_earlier(ctx: Context, dicts: list[dict]) -> dict[str, str]:
+    """The trials an earlier sweep finished, copied into this one: trial_id -> done."""
+    if not ctx.reuse:
+        return {}
+    index, taken = ReuseIndex(), {}
+    for plan in dicts:
+        record = found(index, plan["reuse_key"])
+        if record is None:
+            continue
+        rounds = take(ctx, plan, record)
+        ctx.echo(
+            f"[{plan['phase']}] reuse {plan['trial_id']}: {rounds} round(s) trained by "
+            f"{record['out']} ({record['trial_id']})"
+        )
+        taken[plan["trial_id"]] = DONE
+    return taken
+
+
+def _report_resume(ctx: Context, phase: str, dicts: list[dict], finished: dict) -> None:
+    """Store what interrupted trials checkpointed but never stored, and say what happens next."""
+    continuing = []
+    for plan in dicts:
+        if plan["trial_id"] in finished:
+            continue
+        latest = backfill(ctx.out, ctx.spec.name, plan)
+        continuing.append(
+            f"{plan['trial_id']} after round {latest}" if latest else plan["trial_id"]
+        )
+    ctx.echo(
+        f"[resume] phase {phase}: {len(finished)} trial(s) finished before, kept; "
+        f"{len(continuing)} to run" + (f" ({', '.join(continuing)})" if continuing else "")
     )
 
 
@@ -172,10 +273,10 @@ def _pretrain_corpus(ctx: Context, trial: TrialPlan) -> dict:
     return {"mlm_languages": pre.languages, "mlm_corpus": pre.corpus}
 
 
-def _trial_dict(ctx: Context, trial: TrialPlan, init_from: str, train_storage: Path) -> dict:
+def _train_config(ctx: Context, trial: TrialPlan, init_from: str) -> TrainConfig:
     spec = ctx.spec
     res = spec.resources_for(trial.phase)
-    train = TrainConfig(
+    return TrainConfig(
         phase=trial.phase,
         **trial.train_fields(),
         model=spec.model,
@@ -190,10 +291,19 @@ def _trial_dict(ctx: Context, trial: TrialPlan, init_from: str, train_storage: P
         use_gpu=res.use_gpu(),
         reuse_head=trial.phase == "target" and spec.phases.target.reuse_head,
     )
+
+
+def _trial_dict(ctx: Context, trial: TrialPlan, init_from: str, train_storage: Path) -> dict:
+    spec = ctx.spec
+    res = spec.resources_for(trial.phase)
+    train = _train_config(ctx, trial, init_from)
+    rounds = trial.optim.rounds
+    max_t = spec.asha_for(trial.phase).max_t if trial.phase != "pretrain" else None
     return {
         "trial_id": trial.trial_id(),
         "config_id": trial.config_id(),
         "phase": trial.phase,
+        "max_rounds": min(rounds, max_t or rounds),
         "task": trial.task,
         "intermediate": trial.intermediate,
         "target": trial.target,
@@ -203,10 +313,13 @@ def _trial_dict(ctx: Context, trial: TrialPlan, init_from: str, train_storage: P
         "language": "multi" if trial.task == "mlm" else "en",
         "train": train.model_dump(mode="json"),
         "train_storage": str(train_storage),
+        "reuse_key": ctx.keys.get(trial.trial_id(), ""),
         "resources": {
             "workers": res.workers,
             "cpus_per_worker": res.cpus_per_worker,
             "gpus_per_worker": res.gpus_per_worker,
             "max_failures": res.max_failures,
+            "max_preemptions": res.max_preemptions,
+            "worker_resources": res.worker_resources,
         },
     }

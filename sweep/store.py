@@ -71,6 +71,12 @@ def write_rows(out_dir: Path, rows: Iterable[Mapping[str, object]], *, label: st
     return final
 
 
+def has_part(out_dir: Path, label: str) -> bool:
+    """Whether a part was written under exactly `label`."""
+    directory = results_dir(out_dir)
+    return directory.is_dir() and any(directory.glob(f"{part_label(label)}-{'?' * 8}.parquet"))
+
+
 def read_results(out_dir: Path, label: str = "") -> pa.Table:
     """Every complete part file (temporary files start with '.' and are ignored); with `label`,
     only the parts written under labels that start with it (one trial's, say)."""

@@ -10,11 +10,15 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 from ray import tune
+from ray.tune.schedulers import TrialScheduler
 from ray.tune.schedulers.async_hyperband import AsyncHyperBandScheduler, _Bracket
 
-ASHA_METRIC = "dev_score"
+from sweep.spec import AshaSpec
+
+SELECTION_METRIC = "dev_score"  # what Ray keeps checkpoints by (ASHA may compare another)
 TIME_ATTR = "round"
 
 
@@ -22,33 +26,57 @@ class GroupedASHA(AsyncHyperBandScheduler):
     """ASHA with separate rungs per group (one intermediate->target pair, or one intermediate task).
 
     Hyper-parameters are chosen within a group; the scores of different tasks are never compared
-    (an NLI accuracy says nothing about a tagging F1).
+    (an NLI accuracy says nothing about a tagging F1). Each group's top rung is its trials'
+    `max_rounds` (their rounds, capped by the phase's `max_t`); a trial that reaches it is done.
     """
 
-    def __init__(self, grace_period: int, reduction_factor: float):
-        # max_t is per group (from the trial's rounds); a trial ends itself after its last round.
+    def __init__(self, asha: AshaSpec):
         super().__init__(
             time_attr=TIME_ATTR,
-            metric=ASHA_METRIC,
-            mode="max",
-            max_t=10**9,
-            grace_period=grace_period,
-            reduction_factor=reduction_factor,
+            metric=asha.metric,
+            mode=asha.resolved_mode(),
+            max_t=10**9,  # per group, below
+            grace_period=asha.grace_period,
+            reduction_factor=asha.reduction_factor,
             brackets=1,
         )
-        self._grace = grace_period
+        self._grace = asha.grace_period
         self._groups: dict[str, _Bracket] = {}
+        self._earlier: dict[str, list[tuple[int, float]]] = {}
+
+    def _bracket(self, plan: dict) -> _Bracket:
+        group = plan["group"]
+        if group not in self._groups:
+            top = plan["max_rounds"]
+            self._groups[group] = _Bracket(min(self._grace, top), top, self._reduction_factor, 0)
+        return self._groups[group]
+
+    def remember(self, plan: dict, rounds: list[tuple[int, dict]], *, running: bool) -> None:
+        """Rounds a trial reported before this Tuner started (an interrupted sweep's, or a reused
+        trial's), so that the phase's other trials meet the rungs they would have met. A trial
+        that will run again is recorded under its own Tune trial once it is added."""
+        values = [(r, v[self._metric]) for r, v in rounds if self._metric in v]
+        if running:
+            self._earlier[plan["trial_id"]] = values
+            return
+        earlier = SimpleNamespace(trial_id=f"earlier:{plan['trial_id']}")
+        for round_, value in values:
+            self._bracket(plan).on_result(earlier, round_, self._metric_op * value)
 
     def on_trial_add(self, tune_controller, trial) -> None:
         super().on_trial_add(tune_controller, trial)
         plan = trial.config["trial"]
-        group = plan["group"]
-        if group not in self._groups:
-            rounds = plan["train"]["optim"]["rounds"]
-            self._groups[group] = _Bracket(
-                min(self._grace, rounds), rounds, self._reduction_factor, 0
-            )
-        self._trial_info[trial.trial_id] = self._groups[group]
+        bracket = self._trial_info[trial.trial_id] = self._bracket(plan)
+        for round_, value in self._earlier.pop(plan["trial_id"], ()):
+            bracket.on_result(trial, round_, self._metric_op * value)
+
+    def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+        action = super().on_trial_result(tune_controller, trial, result)
+        plan = trial.config["trial"]
+        capped = plan["max_rounds"] < plan["train"]["optim"]["rounds"]
+        if capped and result.get(TIME_ATTR, 0) >= plan["max_rounds"]:
+            return TrialScheduler.STOP  # max_t reached: the trial is complete, not cut
+        return action
 
 
 @functools.cache
@@ -91,7 +119,7 @@ def run_trial(config: dict) -> None:
     os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")
     plan = config["trial"]
     res = plan["resources"]
-    per_worker = {"CPU": res["cpus_per_worker"]}
+    per_worker = {"CPU": res["cpus_per_worker"], **res["worker_resources"]}
     if res["gpus_per_worker"]:
         per_worker["GPU"] = res["gpus_per_worker"]
     trainer = _trainer_class()(
@@ -109,10 +137,14 @@ def run_trial(config: dict) -> None:
             callbacks=[TuneReportCallback()],
             checkpoint_config=ray.train.CheckpointConfig(
                 num_to_keep=1,
-                checkpoint_score_attribute=ASHA_METRIC,
+                checkpoint_score_attribute=SELECTION_METRIC,
                 checkpoint_score_order="max",
             ),
-            failure_config=ray.train.FailureConfig(max_failures=res["max_failures"]),
+            # Preemptions (a drained spot node) have their own budget: they are not the
+            # trial's fault, and it resumes from its checkpoint like after any failure.
+            failure_config=ray.train.FailureConfig(
+                max_failures=res["max_failures"], max_preemption_failures=res["max_preemptions"]
+            ),
         ),
     )
     trainer.fit()
@@ -124,15 +156,25 @@ def make_tuner(
     *,
     storage: Path,
     driver_cpus: float,
+    driver_resources: dict | None = None,
     max_concurrent: int,
     asha: GroupedASHA | None,
     callbacks: list,
+    search=None,
+    num_samples: int = 1,
 ) -> tune.Tuner:
-    trainable = tune.with_resources(run_trial, {"CPU": driver_cpus})
+    """A phase's Tuner: over the planned `trials` (a grid), or the trials `search` samples
+    (`sweep.search.GroupedSearch`, `num_samples` of them at most)."""
+    # A resumed trial whose last checkpoint is its final round has nothing left to report; Tune's
+    # strict check would take its bare "done" result for a trial that forgot its metric.
+    os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
+    trainable = tune.with_resources(run_trial, {"CPU": driver_cpus, **(driver_resources or {})})
     return tune.Tuner(
         trainable,
-        param_space={"trial": tune.grid_search(trials)},
+        param_space={} if search else {"trial": tune.grid_search(trials)},
         tune_config=tune.TuneConfig(
+            search_alg=search,
+            num_samples=num_samples if search else 1,
             scheduler=asha,
             max_concurrent_trials=max_concurrent,
             trial_name_creator=lambda t: t.config["trial"]["trial_id"],

@@ -35,3 +35,61 @@ def test_a_local_ray_runs_without_the_preemption_watcher(monkeypatch):
 def test_a_cluster_keeps_the_preemption_watcher_for_its_spot_nodes(monkeypatch):
     monkeypatch.setenv("RAY_ADDRESS", "ray://head:10001")
     assert "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER" not in _env()
+
+
+def test_spot_workers_keep_the_preemption_watcher_even_on_a_local_ray(monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER" not in _env(preemptible=True)
+
+
+def trial_plan(trial_id: str, rounds: int = 3, max_rounds: int = 3) -> dict:
+    return {"trial_id": trial_id, "group": "mnli", "max_rounds": max_rounds,
+            "train": {"optim": {"rounds": rounds}}}  # fmt: skip
+
+
+def tune_trial(tune_id: str, plan: dict):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(trial_id=tune_id, config={"trial": plan})
+
+
+def asha_with_history(history: list[float]):
+    from sweep.spec_resources import AshaSpec
+    from sweep.tune_driver import GroupedASHA
+
+    asha = GroupedASHA(AshaSpec(grace_period=1, reduction_factor=2))
+    for i, score in enumerate(history):
+        asha.remember(trial_plan(f"earlier{i}"), [(1, {"dev_score": score})], running=False)
+    return asha
+
+
+def test_asha_cuts_a_trial_at_the_rungs_an_interrupted_phase_had_reached():
+    asha = asha_with_history([0.9, 0.8, 0.85])
+    trial = tune_trial("t1", trial_plan("new"))
+    asha.on_trial_add(None, trial)
+    assert asha.on_trial_result(None, trial, {"round": 1, "dev_score": 0.5}) == "STOP"
+
+
+def test_without_that_history_the_same_trial_would_continue():
+    asha = asha_with_history([])
+    trial = tune_trial("t1", trial_plan("new"))
+    asha.on_trial_add(None, trial)
+    assert asha.on_trial_result(None, trial, {"round": 1, "dev_score": 0.5}) == "CONTINUE"
+
+
+def test_a_resumed_trials_earlier_rounds_count_for_the_others_once_it_runs_again():
+    asha = asha_with_history([])
+    plan = trial_plan("resumed")
+    asha.remember(plan, [(1, {"dev_score": 0.95})], running=True)
+    asha.on_trial_add(None, tune_trial("t2", plan))
+    other = tune_trial("t3", trial_plan("other"))
+    asha.on_trial_add(None, other)
+    assert asha.on_trial_result(None, other, {"round": 1, "dev_score": 0.5}) == "STOP"
+
+
+def test_a_trial_that_reaches_the_phases_max_t_is_ended():
+    asha = asha_with_history([])
+    trial = tune_trial("t1", trial_plan("capped", rounds=4, max_rounds=2))
+    asha.on_trial_add(None, trial)
+    assert asha.on_trial_result(None, trial, {"round": 1, "dev_score": 0.5}) == "CONTINUE"
+    assert asha.on_trial_result(None, trial, {"round": 2, "dev_score": 0.5}) == "STOP"

@@ -77,7 +77,7 @@ def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
         # exactly what an uninterrupted run draws.
         torch.manual_seed(cfg.seed * 1000 + rank + progress.step)
         end_step = data.round_end(round_, cfg.optim.rounds)
-        losses, drawn = [], Counter()
+        losses, drawn, seen = [], Counter(), 0
         engine.train()
         while progress.step < end_step:
             for _ in range(cfg.optim.grad_accum):
@@ -87,6 +87,7 @@ def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
                 engine.step()
                 losses.append(loss.item())
                 drawn[member] += 1
+                seen += _rows(batch)
             progress.step += 1
         metrics = (
             evaluate_mixture(engine, data) if cfg.mixture else evaluate(engine, data.dev, data, cfg)
@@ -99,6 +100,8 @@ def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
             dev_score=score,
             best_dev_score=progress.best,
             train_loss=sum(losses) / max(len(losses), 1),
+            # Features (examples, or windows of long ones) the loss was averaged over, all ranks.
+            train_examples=seen * world_size,
             # Every loss of the round, in order: a resumed run can be compared step by step.
             train_losses=losses,
             wall_seconds=time.monotonic() - started,
@@ -208,6 +211,12 @@ def build_engine(cfg: TrainConfig, model, total_steps: int, world_size: int, gpu
         config=cfg.deepspeed.engine_config(cfg.optim, world_size, gpu),
     )
     return engine
+
+
+def _rows(batch: dict) -> int:
+    """Training features in a micro-batch (a multiple-choice batch flattens its choices into
+    input rows, so its labels count; span QA has no labels, one row per window)."""
+    return int((batch["labels"] if "labels" in batch else batch["input_ids"]).shape[0])
 
 
 def _to(batch: dict, device) -> dict:
