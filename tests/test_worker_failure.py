@@ -120,7 +120,8 @@ def run_sweep(spec: dict, tmp: Path, name: str, kill: bool) -> tuple[Path, Worke
     spec_path.write_text(yaml.safe_dump(spec))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     sweep = subprocess.Popen(
-        [sys.executable, "-m", "sweep.cli", "run", str(spec_path), "--out", str(out)],
+        # --no-reuse: the undisturbed sweep trained the same trials, and they are to train again.
+        [sys.executable, "-m", "sweep.cli", "run", str(spec_path), "--out", str(out), "--no-reuse"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
     killer = WorkerKiller(sweep, out) if kill else None
