@@ -59,3 +59,30 @@ def test_history_gives_each_rounds_dev_score_and_training_loss(tmp_path):
 def test_a_trial_without_a_checkpoint_continues_from_its_start(tmp_path):
     assert backfill(tmp_path, "sweep", plan(tmp_path)) == 0
     assert store.read_results(tmp_path).num_rows == 0
+
+
+def test_a_finished_hyperopt_trial_is_rebuilt_from_the_store_with_its_score(tmp_path):
+    from sweep.plan import expand
+    from sweep.progress import store_round
+    from sweep.resume import sampled_before
+    from sweep.spec import SweepSpec
+
+    spec = SweepSpec.model_validate(
+        {"name": "h", "model": {"name": "xlm-roberta-large"}, "data": {"source": "hub"},
+         "phases": {"intermediate": {"tasks": ["none"]},
+                    "target": {"tasks": ["xnli"], "search_algorithm": "hyperopt", "num_samples": 2,
+                               "search": {"learning_rate": {"loguniform": [1e-5, 1e-4]}}}}}
+    )  # fmt: skip
+    [search] = expand(spec).searches_for("target")
+    trial = search.trial({"learning_rate": 3e-5}, 0)
+    sampled = {"trial_id": trial.trial_id(), "config_id": trial.config_id(), "phase": "target",
+               "task": "xnli", "intermediate": "none", "target": "xnli", "seed": 0,
+               "metric": "accuracy", "language": "en",
+               "train": {"optim": trial.optim.model_dump()}}  # fmt: skip
+    store_round(tmp_path, "h", sampled, {"round": 1, "step": 5, "dev/accuracy": 0.7,
+                                         "train_loss": 0.9})  # fmt: skip
+    update_trial(tmp_path, trial.trial_id(), sampled, state="done")
+    [(rebuilt, score)] = sampled_before(tmp_path, [search])
+    assert rebuilt.trial_id() == trial.trial_id() and rebuilt.point == {"learning_rate": 3e-5}
+    assert score == 0.7
+    assert sampled_before(tmp_path, [search], metric="train_loss")[0][1] == 0.9
