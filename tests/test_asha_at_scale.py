@@ -10,6 +10,7 @@ import math
 import pandas as pd
 import pytest
 import ray
+from tiny_sweeps import OPTIM, tiny_sweep
 
 from sweep.runner import LOCAL_ENV, run_sweep
 from sweep.spec import SweepSpec
@@ -24,50 +25,33 @@ RATES = [1e-3, 5e-4, 2e-4, 1e-4, 5e-5, 2e-3, 5e-3, 1e-2]
 
 
 def scale_spec(benchmark) -> SweepSpec:
-    tiny = {"architecture": "xlm-roberta", "hidden_size": 32, "num_layers": 1, "num_heads": 2,
-            "intermediate_size": 64, "max_positions": 64}  # fmt: skip
-    optim = {"batch_size": 32, "epochs": 3, "max_length": 48, "max_train_examples": 128}
-    return SweepSpec.model_validate(
-        {
-            "name": "scale",
-            "model": {"name": "tiny-xlmr", "tokenizer": "synthetic", "tiny": tiny},
-            "data": {"source": "synthetic", "root": str(benchmark)},
-            "phases": {
-                "intermediate": {
-                    "tasks": ["none", "synth_mnli"],
-                    "optim": {**optim, "rounds": ROUNDS},
-                    "search": {"learning_rate": RATES},
-                    # The round's training loss: no ties between trials (a tiny model's dev
-                    # accuracy sits at chance for most learning rates, and ASHA keeps ties).
-                    "asha": {
-                        "metric": "train_loss",
-                        "grace_period": 1,
-                        "reduction_factor": 4,
-                        "max_t": MAX_T,
-                    },  # fmt: skip
-                },
-                "target": {
-                    "tasks": ["synth_xnli"],
-                    "starts": ["none"],
-                    "optim": {**optim, "rounds": 1},
-                    "search_algorithm": "hyperopt",
-                    "num_samples": SAMPLES,
-                    "search": {"learning_rate": {"loguniform": [1e-5, 1e-2]}},
-                },
-                "evaluate": {"languages": ["en"]},
-            },
-            "resources": {
-                "workers": 1,
-                "cpus_per_worker": 0.9,
-                "driver_cpus": 0.01,
-                "max_concurrent_trials": SLOTS,
-                "max_failures": 0,
-                "eval_actors": 1,
-                "eval_cpus": 0.5,
+    optim = {**OPTIM, "epochs": 3, "max_train_examples": 128}
+    phases = {
+        "intermediate": {
+            "tasks": ["none", "synth_mnli"],
+            "optim": {**optim, "rounds": ROUNDS},
+            "search": {"learning_rate": RATES},
+            # The round's training loss: no ties between trials (a tiny model's dev accuracy
+            # sits at chance for most learning rates, and ASHA keeps ties).
+            "asha": {
+                "metric": "train_loss",
+                "grace_period": 1,
+                "reduction_factor": 4,
+                "max_t": MAX_T,
             },  # fmt: skip
-            "seeds": [0],
-        }
-    )
+        },
+        "target": {
+            "tasks": ["synth_xnli"],
+            "starts": ["none"],
+            "optim": {**optim, "rounds": 1},
+            "search_algorithm": "hyperopt",
+            "num_samples": SAMPLES,
+            "search": {"learning_rate": {"loguniform": [1e-5, 1e-2]}},
+        },
+        "evaluate": {"languages": ["en"]},
+    }
+    resources = {"max_concurrent_trials": SLOTS, "max_failures": 0, "eval_cpus": 0.5}
+    return SweepSpec.model_validate(tiny_sweep("scale", benchmark, phases, resources))
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 from test_worker_failure import train_workers_under
+from tiny_sweeps import OPTIM, tiny_sweep
 
 from sweep.runner import ENV, run_sweep
 from sweep.spec import SweepSpec
@@ -28,37 +29,21 @@ SPOT = {"spot": 1.0}
 
 
 def node_spec(benchmark: Path, storage: Path, **resources) -> SweepSpec:
-    tiny = {"architecture": "xlm-roberta", "hidden_size": 32, "num_layers": 1, "num_heads": 2,
-            "intermediate_size": 64, "max_positions": 64}  # fmt: skip
-    optim = {"learning_rate": 1e-3, "batch_size": 32, "max_length": 48, "max_train_examples": 320}
+    phases = {
+        "intermediate": {
+            "tasks": ["synth_mnli"],
+            # Rounds of a few seconds each, so that both losses land inside the trial.
+            "optim": {**OPTIM, "epochs": 80, "rounds": ROUNDS},
+        },
+        "target": {"tasks": ["synth_udpos"], "optim": {**OPTIM, "epochs": 1, "rounds": 1}},
+        "evaluate": {"languages": ["en"]},
+    }
+    placement = {"driver_resources": {"head": 0.01}, "worker_resources": SPOT, "eval_cpus": 0.5}
     return SweepSpec.model_validate(
-        {
-            "name": "nodes",
-            "model": {"name": "tiny-xlmr", "tokenizer": "synthetic", "tiny": tiny},
-            "data": {"source": "synthetic", "root": str(benchmark)},
-            "phases": {
-                "intermediate": {
-                    "tasks": ["synth_mnli"],
-                    # Rounds of a few seconds each, so that both losses land inside the trial.
-                    "optim": {**optim, "epochs": 80, "rounds": ROUNDS},
-                },
-                "target": {"tasks": ["synth_udpos"], "optim": {**optim, "epochs": 1, "rounds": 1}},
-                "evaluate": {"languages": ["en"]},
-            },
-            "resources": {
-                "workers": 1,
-                "cpus_per_worker": 0.9,
-                "driver_cpus": 0.01,
-                "driver_resources": {"head": 0.01},
-                "worker_resources": SPOT,
-                "max_concurrent_trials": 1,
-                "eval_actors": 1,
-                "eval_cpus": 0.5,
-                **resources,
-            },  # fmt: skip
-            "storage_path": str(storage),  # one path every node sees
-            "seeds": [0],
-        }
+        # One path every node sees, for checkpoints.
+        tiny_sweep(
+            "nodes", benchmark, phases, {**placement, **resources}, storage_path=str(storage)
+        )
     )
 
 

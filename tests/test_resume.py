@@ -20,6 +20,7 @@ import pandas as pd
 import psutil
 import pytest
 import yaml
+from tiny_sweeps import OPTIM, tiny_sweep
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
@@ -29,31 +30,15 @@ COLUMNS = ["phase", "trial_id", "task", "language", "split", "metric", "round", 
 
 
 def resume_spec(benchmark: Path) -> dict:
-    tiny = {"architecture": "xlm-roberta", "hidden_size": 32, "num_layers": 1, "num_heads": 2,
-            "intermediate_size": 64, "max_positions": 64}  # fmt: skip
-    optim = {"learning_rate": 1e-3, "batch_size": 32, "max_length": 48, "max_train_examples": 320}
-    return {
-        "name": "resume",
-        "model": {"name": "tiny-xlmr", "tokenizer": "synthetic", "tiny": tiny},
-        "data": {"source": "synthetic", "root": str(benchmark)},
-        "phases": {
-            "intermediate": {
-                "tasks": ["none", "synth_mnli"],
-                # Rounds of a few seconds each, so that a kill lands inside the trial.
-                "optim": {**optim, "epochs": 60, "rounds": ROUNDS},
-            },
-            "target": {"tasks": ["synth_udpos"], "optim": {**optim, "epochs": 2, "rounds": 1}},
+    phases = {
+        "intermediate": {
+            "tasks": ["none", "synth_mnli"],
+            # Rounds of a few seconds each, so that a kill lands inside the trial.
+            "optim": {**OPTIM, "epochs": 60, "rounds": ROUNDS},
         },
-        "resources": {
-            "workers": 1,
-            "cpus_per_worker": 0.9,
-            "driver_cpus": 0.01,
-            "max_concurrent_trials": 1,
-            "eval_actors": 1,
-            "eval_cpus": 0.9,
-        },  # fmt: skip
-        "seeds": [0],
+        "target": {"tasks": ["synth_udpos"], "optim": {**OPTIM, "epochs": 2, "rounds": 1}},
     }
+    return tiny_sweep("resume", benchmark, phases)
 
 
 def status(out: Path) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tiny_sweeps import TINY, TINY_MODEL
 
 from sweep.handoff import Context
 from sweep.plan import expand
@@ -15,11 +16,9 @@ from sweep.spec import SweepSpec
 
 
 def spec(benchmark: Path, **changes) -> SweepSpec:
-    tiny = {"architecture": "xlm-roberta", "hidden_size": 32, "num_layers": 1, "num_heads": 2,
-            "intermediate_size": 64, "max_positions": 64}  # fmt: skip
     raw = {
         "name": "keys",
-        "model": {"name": "tiny-xlmr", "tokenizer": "synthetic", "tiny": tiny},
+        "model": TINY_MODEL,
         "data": {"source": "synthetic", "root": str(benchmark)},
         "phases": {
             "intermediate": {
@@ -81,8 +80,7 @@ def test_an_intermediate_change_reaches_the_targets_that_start_from_it(benchmark
 def test_the_starting_weights_change_every_key(benchmark, base):
     changed = keys(spec(benchmark, seeds=[1]))
     assert not set(changed.values()) & set(base.values())
-    tiny = {"architecture": "xlm-roberta", "hidden_size": 48, "num_layers": 1, "num_heads": 2,
-            "intermediate_size": 64, "max_positions": 64}  # fmt: skip
+    tiny = {**TINY, "hidden_size": 48}
     wider = keys(
         spec(benchmark, model={"name": "tiny-xlmr", "tokenizer": "synthetic", "tiny": tiny})
     )

@@ -18,6 +18,7 @@ import pandas as pd
 import psutil
 import pytest
 import yaml
+from tiny_sweeps import OPTIM, tiny_sweep
 
 from sweep import store
 
@@ -27,39 +28,24 @@ ROUNDS = 3
 
 
 def failure_spec(benchmark: Path, *, max_failures: int, learning_rates: list[float]) -> dict:
-    tiny = {"architecture": "xlm-roberta", "hidden_size": 32, "num_layers": 1, "num_heads": 2,
-            "intermediate_size": 64, "max_positions": 64}  # fmt: skip
-    optim = {"learning_rate": 1e-3, "batch_size": 32, "epochs": 3, "max_length": 48,
-             "max_train_examples": 320}  # fmt: skip
-    return {
-        "name": "failure",
-        "model": {"name": "tiny-xlmr", "tokenizer": "synthetic", "tiny": tiny},
-        "data": {"source": "synthetic", "root": str(benchmark)},
-        "phases": {
-            "intermediate": {
-                "tasks": ["synth_mnli"],
-                # Rounds of a few seconds each, so that the kill lands inside the trial.
-                "optim": {**optim, "epochs": 60, "rounds": ROUNDS},
-                "search": {"learning_rate": learning_rates},
-            },
-            "target": {
-                "tasks": ["synth_udpos"],
-                "starts": ["synth_mnli"],
-                "optim": {**optim, "epochs": 1, "rounds": 1},
-            },
+    optim = {**OPTIM, "epochs": 3}
+    phases = {
+        "intermediate": {
+            "tasks": ["synth_mnli"],
+            # Rounds of a few seconds each, so that the kill lands inside the trial.
+            "optim": {**optim, "epochs": 60, "rounds": ROUNDS},
+            "search": {"learning_rate": learning_rates},
         },
-        "resources": {
-            "workers": 1,
-            "cpus_per_worker": 0.9,
-            "driver_cpus": 0.01,
-            "max_concurrent_trials": 1,
-            "max_failures": max_failures,
-            "eval_actors": 1,
-            "eval_cpus": 0.9,
-        },  # fmt: skip
-        "asha": {"grace_period": ROUNDS, "reduction_factor": 2},  # no trial stopped early
-        "seeds": [0],
+        "target": {
+            "tasks": ["synth_udpos"],
+            "starts": ["synth_mnli"],
+            "optim": {**optim, "epochs": 1, "rounds": 1},
+        },
     }
+    return tiny_sweep(
+        "failure", benchmark, phases, {"max_failures": max_failures},
+        asha={"grace_period": ROUNDS, "reduction_factor": 2},  # no trial stopped early
+    )  # fmt: skip
 
 
 def train_workers_under(pid: int) -> list[psutil.Process]:

@@ -1,0 +1,27 @@
+"""The smallest sweeps the Ray tests run: a one-layer encoder on the synthetic benchmark, one
+worker of 0.9 CPU per trial and one evaluation actor, so that a trial and an evaluation fit on
+this machine's 2 cores beside the drivers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TINY = {"architecture": "xlm-roberta", "hidden_size": 32, "num_layers": 1, "num_heads": 2,
+        "intermediate_size": 64, "max_positions": 64}  # fmt: skip
+TINY_MODEL = {"name": "tiny-xlmr", "tokenizer": "synthetic", "tiny": TINY}
+OPTIM = {"learning_rate": 1e-3, "batch_size": 32, "max_length": 48, "max_train_examples": 320}
+ONE_WORKER = {"workers": 1, "cpus_per_worker": 0.9, "driver_cpus": 0.01,
+              "max_concurrent_trials": 1, "eval_actors": 1, "eval_cpus": 0.9}  # fmt: skip
+
+
+def tiny_sweep(name: str, benchmark: Path, phases: dict, resources: dict | None = None, **rest):
+    """A spec (as YAML would give it) of the tiny model on the synthetic benchmark, seed 0."""
+    return {
+        "name": name,
+        "model": TINY_MODEL,
+        "data": {"source": "synthetic", "root": str(benchmark)},
+        "phases": phases,
+        "resources": {**ONE_WORKER, **(resources or {})},
+        "seeds": [0],
+        **rest,
+    }
