@@ -68,8 +68,9 @@ def history(out: Path, plans: list[dict]) -> dict[str, list[tuple[int, dict]]]:
 
 
 def sampled_before(out: Path, searches, metric: str = "dev_score") -> list[tuple]:
-    """The hyperopt trials an interrupted sweep finished, rebuilt from its store as
-    (TrialPlan, their last `metric`), so that the search counts them as samples taken."""
+    """The hyperopt trials an interrupted sweep sampled and stored a round of, rebuilt from its
+    store as (TrialPlan, their last `metric`, finished or not): finished ones count as samples
+    taken, the others continue."""
     from sweep.handoff import primary_metric
 
     if not searches:
@@ -79,7 +80,7 @@ def sampled_before(out: Path, searches, metric: str = "dev_score") -> list[tuple
     frame = store.read_results(out, f"{phase}-").to_pandas()
     found = []
     for trial_id, entry in sorted(read_status(out)["trials"].items()):
-        if entry.get("phase") != phase or entry.get("state") not in FINISHED:
+        if entry.get("phase") != phase:
             continue
         group = (
             entry["task"]
@@ -97,5 +98,6 @@ def sampled_before(out: Path, searches, metric: str = "dev_score") -> list[tuple
         plan = {"phase": phase, "trial_id": trial_id, "task": trial.task,
                 "metric": primary_metric(trial.task)}  # fmt: skip
         rounds = history(out, [plan]).get(trial_id, [])
-        found.append((trial, rounds[-1][1].get(metric) if rounds else None))
+        score = rounds[-1][1].get(metric) if rounds else None
+        found.append((trial, score, entry.get("state") in FINISHED))
     return found

@@ -182,10 +182,11 @@ def _run_phase(ctx: Context, phase: str, init_from, callbacks=(), on_trial=None)
     searches = ctx.plan.searches_for(phase)
     metric = spec.asha_for(phase).metric if phase != "pretrain" else "dev_score"
     sampled = sampled_before(ctx.out, searches, metric) if ctx.resume else []
-    for trial, _ in sampled:
-        dicts.append(_trial_dict(ctx, trial, init_from(trial), storage / "train"))
-        if on_trial is not None:
-            on_trial(trial)
+    for trial, _, finished_before in sampled:
+        if finished_before:
+            dicts.append(_trial_dict(ctx, trial, init_from(trial), storage / "train"))
+            if on_trial is not None:
+                on_trial(trial)
     finished = finished_trials(ctx.out, [d["trial_id"] for d in dicts]) if ctx.resume else {}
     if ctx.resume:
         _report_resume(ctx, phase, dicts, finished)
@@ -201,8 +202,8 @@ def _run_phase(ctx: Context, phase: str, init_from, callbacks=(), on_trial=None)
     started = time.monotonic()
     search = None
     if searches:
-        # The hyperopt points finished before an interruption count as samples already taken;
-        # an interrupted sampled trial is sampled afresh (its point is not known to be good).
+        # Points sampled before an interruption count as samples taken: their finished trials
+        # are taught to the search, the rest run first (an interrupted one from its checkpoint).
         todo = []
 
         def make_trial(trial: TrialPlan) -> dict:
@@ -213,7 +214,8 @@ def _run_phase(ctx: Context, phase: str, init_from, callbacks=(), on_trial=None)
         asha_spec = spec.asha_for(phase)
         search = GroupedSearch(
             searches, make_trial, metric=asha_spec.metric, mode=asha_spec.resolved_mode(),
-            seed=spec.seeds[0], known=[(t.group, t.point, score) for t, score in sampled],
+            seed=spec.seeds[0], known=[(t.group, t.point, v) for t, v, done in sampled if done],
+            unfinished=_unfinished(searches, sampled),
         )  # fmt: skip
     if todo or search:
         tuner = make_tuner(
@@ -248,6 +250,22 @@ def _take_earlier(ctx: Context, dicts: list[dict]) -> dict[str, str]:
         )
         taken[plan["trial_id"]] = DONE
     return taken
+
+
+def _unfinished(searches, sampled: list[tuple]) -> list[tuple[str, dict, int]]:
+    """(group, point, seed) of every seed not finished of a point sampled before."""
+    seeds = {s.group: s.seeds for s in searches}
+    done = {(t.group, t.trial_id()) for t, _, finished in sampled if finished}
+    owed, points = [], []
+    for trial, _, _ in sampled:
+        if (trial.group, trial.point) in points:
+            continue
+        points.append((trial.group, trial.point))
+        for seed in seeds[trial.group]:
+            again = replace(trial, seed=seed)
+            if (trial.group, again.trial_id()) not in done:
+                owed.append((trial.group, trial.point, seed))
+    return owed
 
 
 def _report_resume(ctx: Context, phase: str, dicts: list[dict], finished: dict) -> None:

@@ -47,11 +47,17 @@ class _Group:
     """One group's search: its HyperOptSearch (none when the task fixes every searched key), the
     seeds still to run of the point it sampled last, and how many points it has left."""
 
-    def __init__(self, plan: SearchPlan, metric: str, mode: str, seed: int, known: list) -> None:
+    def __init__(
+        self, plan: SearchPlan, metric: str, mode: str, seed: int, known: list, unfinished: list
+    ) -> None:
         self.plan = plan
-        self.pending: list[tuple[dict, int]] = []
+        self.pending: list[tuple[dict, int]] = list(unfinished)
         known = _fitting(plan, known)[: plan.num_samples]
-        self.left = plan.num_samples - len(known)
+        resumed: list[dict] = []  # points sampled before whose seeds are not all finished
+        for point, _ in unfinished:
+            if point not in resumed and all(point != q for q, _ in known):
+                resumed.append(point)
+        self.left = max(plan.num_samples - len(known) - len(resumed), 0)
         self.searcher = None
         if not plan.space:
             return
@@ -88,6 +94,10 @@ class GroupedSearch(Searcher):
     so that all of them progress under a concurrency limit. `known` holds `(group, point,
     score)` of trials finished before (a resumed or reused sweep): they are taught to their
     group's HyperOptSearch and count toward its num_samples (the first of each point counts).
+    `unfinished` holds `(group, point, seed)` of the trials a resumed sweep still owes for the
+    points it had sampled (interrupted ones, and seeds not yet started): they run before any
+    new point, under the ids they had, so that an interrupted one continues from its checkpoint
+    (its result is not taught to HyperOptSearch, which never suggested it in this run).
     """
 
     def __init__(
@@ -98,12 +108,20 @@ class GroupedSearch(Searcher):
         mode: str = "max",
         seed: int = 0,
         known: Iterable[tuple[str, dict, float | None]] = (),
+        unfinished: Iterable[tuple[str, dict, int]] = (),
     ) -> None:
         super().__init__(metric=metric, mode=mode)
-        known = list(known)
+        known, unfinished = list(known), list(unfinished)
         self._make_trial = make_trial
         self._groups = [
-            _Group(plan, metric, mode, _group_seed(seed, plan.group), _known_of(plan, known))
+            _Group(
+                plan,
+                metric,
+                mode,
+                _group_seed(seed, plan.group),
+                _known_of(plan, known),
+                [(point, s) for group, point, s in unfinished if group == plan.group],
+            )  # fmt: skip
             for plan in searches
         ]
         if len({g.plan.group for g in self._groups}) != len(self._groups):
@@ -152,7 +170,7 @@ class GroupedSearch(Searcher):
             return self._groups[self._turn]
         for step in range(1, len(self._groups) + 1):
             index = (self._turn + step) % len(self._groups)
-            if self._groups[index].left > 0:
+            if self._groups[index].left > 0 or self._groups[index].pending:
                 self._turn = index
                 return self._groups[index]
         return None

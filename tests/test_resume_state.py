@@ -82,7 +82,9 @@ def test_a_finished_hyperopt_trial_is_rebuilt_from_the_store_with_its_score(tmp_
     store_round(tmp_path, "h", sampled, {"round": 1, "step": 5, "dev/accuracy": 0.7,
                                          "train_loss": 0.9})  # fmt: skip
     update_trial(tmp_path, trial.trial_id(), sampled, state="done")
-    [(rebuilt, score)] = sampled_before(tmp_path, [search])
+    [(rebuilt, score, finished)] = sampled_before(tmp_path, [search])
     assert rebuilt.trial_id() == trial.trial_id() and rebuilt.point == {"learning_rate": 3e-5}
-    assert score == 0.7
+    assert (score, finished) == (0.7, True)
     assert sampled_before(tmp_path, [search], metric="train_loss")[0][1] == 0.9
+    update_trial(tmp_path, trial.trial_id(), sampled, state="running")  # as if interrupted
+    assert sampled_before(tmp_path, [search])[0][2] is False

@@ -51,7 +51,7 @@ def target_search(**target):
     return expand(SweepSpec.model_validate(spec_dict(**target))).searches_for("target")
 
 
-def grouped(searches, seed: int = 0, known=()):
+def grouped(searches, seed: int = 0, known=(), unfinished=()):
     def make_trial(trial):
         return {
             "trial_id": trial.trial_id(),
@@ -61,7 +61,9 @@ def grouped(searches, seed: int = 0, known=()):
             "optim": trial.optim,
         }
 
-    return GroupedSearch(searches, make_trial, "dev_score", "max", seed=seed, known=known)
+    return GroupedSearch(
+        searches, make_trial, "dev_score", "max", seed=seed, known=known, unfinished=unfinished
+    )
 
 
 def drive(search, score=lambda trial: 0.5) -> list[dict]:
@@ -412,3 +414,17 @@ def test_each_distribution_becomes_its_tune_sampler():
         "grad_accum": Categorical,
     }
     assert (space["batch_size"].lower, space["batch_size"].upper) == (8, 64)
+
+
+def test_a_resumed_search_first_runs_the_seeds_it_owes_under_their_old_ids():
+    searches = target_search(**HYPEROPT)
+    group = searches[0].group
+    point = {"learning_rate": 2e-5, "batch_size": 16}
+    owed = [(group, point, 0), (group, point, 1)]  # interrupted, and never started
+    trials = drive(grouped(searches, unfinished=owed))
+    first = [t for t in trials if t["group"] == group][:2]
+    assert [(t["point"], t["seed"]) for t in first] == [(point, 0), (point, 1)]
+    assert first[0]["trial_id"] == searches[0].trial(point, 0).trial_id()
+    # The owed point is one of the group's four samples, not a fifth.
+    assert len(points_of(trials, group)) == 4
+    assert len(trials) == 4 * 4 * 2
