@@ -118,7 +118,7 @@ def _env(preemptible: bool = False) -> dict[str, str]:
 def _run_pretrain(ctx: Context) -> str:
     if not ctx.plan.pretrain:
         return _random_start(ctx) if ctx.spec.model.tiny else ctx.spec.model.name
-    _run_phase(ctx, "pretrain", ctx.plan.pretrain, init_from=lambda t: "random")
+    _run_phase(ctx, "pretrain", init_from=lambda t: "random")
     best = best_checkpoints(ctx.out, "pretrain")
     trial_id = max(best, key=lambda t: best[t][0])
     return export(best[trial_id][2], ctx.out / "handoff" / "pretrain")
