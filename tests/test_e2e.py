@@ -159,11 +159,12 @@ def test_the_mixture_reports_each_member_and_its_aggregate_and_feeds_the_target_
     out, stdout = sweep_dir
     frame = pd.read_parquet(out / "results")
     mix = frame[(frame.phase == "intermediate") & (frame.intermediate == "mix")]
-    assert set(zip(mix.task, mix.metric, strict=True)) == {
-        ("synth_hellaswag", "accuracy"),
-        ("synth_mnli", "accuracy"),
-        ("mlm", "mlm_accuracy"),
-        ("mix", "mixture_score"),
+    assert set(zip(mix.split, mix.task, mix.metric, strict=True)) == {
+        ("dev", "synth_hellaswag", "accuracy"),
+        ("dev", "synth_mnli", "accuracy"),
+        ("dev", "mlm", "mlm_accuracy"),
+        ("dev", "mix", "mixture_score"),
+        ("train", "mix", "loss"),  # the round's mean training loss, over every member
     }
     assert (mix.n_examples > 0).all()
     assert (out / "handoff" / "intermediate" / "mix" / "heads.pt").is_file()
