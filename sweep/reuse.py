@@ -29,7 +29,7 @@ import trainers
 from trainers.config import MLM, MemberConfig, TrainConfig
 from trainers.data.examples import DataError
 from trainers.data.source import local_paths
-from trainers.shards import default_cache
+from trainers.shards import default_cache, file_sha256
 from trainers.tasks import get_task
 
 TRAINERS = Path(trainers.__file__).parent
@@ -194,21 +194,13 @@ def _checksums(paths: Iterable[Path]) -> list[str]:
         if isinstance(entry, dict) and entry.get("stamp") == stamp and "sha256" in entry:
             sums.append(entry["sha256"])
             continue
-        sums.append(_sha256_file(path))
+        sums.append(file_sha256(path))
         if time.time_ns() - stat.st_mtime_ns > SETTLED_NS:
             cache[str(path)] = {"stamp": stamp, "sha256": sums[-1]}
             changed = True
     if changed:
         _write_json(store, cache)
     return sums
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def source_key(kind: str, **fields) -> str:

@@ -376,7 +376,7 @@ def test_checksums_are_cached_and_a_corrupt_cache_is_recomputed(bench, monkeypat
         raise AssertionError(f"{path} hashed again")
 
     with monkeypatch.context() as patch:
-        patch.setattr(reuse, "_sha256_file", no_hashing)
+        patch.setattr(reuse, "file_sha256", no_hashing)
         assert data_fingerprint(config) == inputs
     cache_file.write_text('{"half a file')
     assert data_fingerprint(config) == inputs

@@ -71,7 +71,7 @@ class ShardSet:
             path = self.directory / entry["name"]
             if not path.is_file():
                 raise DataError(f"{path}: evaluation shard missing")
-            if _file_sha256(path) != entry["sha256"]:
+            if file_sha256(path) != entry["sha256"]:
                 raise DataError(f"{path}: evaluation shard corrupt (checksum differs)")
 
 
@@ -99,7 +99,7 @@ def files_digest(paths) -> str:
         path = Path(path)
         if not path.is_file():
             raise DataError(f"{path}: file not found")
-        digest.update(_file_sha256(path).encode())
+        digest.update(file_sha256(path).encode())
     return digest.hexdigest()
 
 
@@ -155,7 +155,7 @@ def _build(final: Path, key: str, inputs: dict, rows: list[dict]) -> None:
                 continue
             path = tmp / f"part-{n:05d}.parquet"
             pq.write_table(pa.Table.from_pylist(part), path)
-            files.append({"name": path.name, "rows": len(part), "sha256": _file_sha256(path)})
+            files.append({"name": path.name, "rows": len(part), "sha256": file_sha256(path)})
         manifest = {"key": key, "inputs": inputs, "rows": len(rows), "files": files}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
         try:
@@ -177,7 +177,8 @@ def _plain(value):
     return value.tolist() if isinstance(value, np.ndarray) else value
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read a megabyte at a time."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
