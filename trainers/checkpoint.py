@@ -17,6 +17,7 @@ import torch
 import torch.distributed as dist
 
 from trainers.config import TrainConfig
+from trainers.remote import fetched
 
 TAG = "state"
 META = "xstilts.json"
@@ -132,14 +133,19 @@ def split_state(state: dict[str, torch.Tensor], prefix: str) -> tuple[dict, dict
     return encoder, rest
 
 
-def export_encoder(directory: Path, out: Path) -> Path:
+def export_encoder(checkpoint: str | Path, out: Path) -> Path:
     """Write the checkpoint's encoder as a Hugging Face directory (+ head weights, + tokenizer).
+    A checkpoint on shared storage is copied here for the export and the copy removed after.
 
     Written beside `out` and renamed into place, so a crash never leaves a half export.
     """
+    with fetched(str(checkpoint)) as directory:
+        return _export(directory, Path(out), source=str(checkpoint))
+
+
+def _export(directory: Path, out: Path, source: str) -> Path:
     from trainers.model import build_from_config
 
-    directory, out = Path(directory), Path(out)
     meta = read_meta(directory)
     weights, heads = split_state(consolidated_state_dict(directory), meta["encoder_prefix"])
     from transformers import AutoConfig, AutoTokenizer
@@ -161,7 +167,7 @@ def export_encoder(directory: Path, out: Path) -> Path:
     AutoTokenizer.from_pretrained(directory / "encoder").save_pretrained(tmp)
     torch.save({"task": meta["task"], "state_dict": heads}, tmp / "heads.pt")
     (tmp / "source.json").write_text(
-        json.dumps({"checkpoint": str(directory), **meta}, indent=1, sort_keys=True)
+        json.dumps({"checkpoint": source, **meta}, indent=1, sort_keys=True)
     )
     if out.exists():
         shutil.rmtree(out)

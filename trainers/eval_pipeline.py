@@ -8,8 +8,9 @@ drops rows to do that), so a metric always counts every example.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -29,6 +30,7 @@ class ActorPool:
     size: int = 2
     cpus: float = 1.0
     gpus: float = 0.0
+    resources: dict[str, float] = field(default_factory=dict)  # a node type's own, to place them
 
     def device(self) -> str:
         return "cuda" if self.gpus > 0 else "cpu"
@@ -68,10 +70,17 @@ def run_ray(
     # that asks for no CPU is never held back, so cap them: one task reads a shard file in
     # milliseconds, while dozens at once start as many worker processes and delay the actors.
     context.use_datasource_v2 = False
-    files = [str(path) for shard_set in _unique(sets) for path in shard_set.files]
+    # The shards are on this node's disk (the cache of whoever prepared them): `local://` keeps
+    # Ray Data's reads on this node, where on a cluster another node would not find the files.
+    # Only the reads: the actors get the rows through the object store, wherever they run.
+    files = [f"local://{path}" for shard_set in _unique(sets) for path in shard_set.files]
     if not files:
         return collect(sets, [])
-    data = ray.data.read_parquet(files, num_cpus=0, concurrency=1, override_num_blocks=len(files))
+    with warnings.catch_warnings():  # "local:// is deprecated" (after 2027; Ray is pinned)
+        warnings.simplefilter("ignore")
+        data = ray.data.read_parquet(
+            files, num_cpus=0, concurrency=1, override_num_blocks=len(files)
+        )
     data = data.map_batches(
         predictor_cls,
         fn_constructor_kwargs={**predictor_kwargs, "device": pool.device()},
@@ -82,6 +91,7 @@ def run_ray(
         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=pool.size, initial_size=pool.size),
         num_cpus=pool.cpus,
         num_gpus=pool.gpus,
+        resources=pool.resources or None,
     )
     data.set_name(name)
     return collect(sets, data.iter_batches(batch_size=None, batch_format="numpy"))

@@ -22,6 +22,7 @@ from trainers.eval_pipeline import ActorPool, run_plain, run_ray
 from trainers.formats import get_format
 from trainers.formats.retrieval import score_retrieval
 from trainers.predictors import EncoderPredictor, TaskPredictor, decode_predictions
+from trainers.remote import local_dir
 from trainers.tasks import Task, get_task
 
 
@@ -58,7 +59,7 @@ class Run:
 
 
 def zero_shot(
-    model_dir: Path,
+    model_dir: str | Path,
     task_name: str,
     languages: tuple[str, ...],
     data: DataConfig,
@@ -73,7 +74,9 @@ def zero_shot(
     windows = windows or Windows()
     # Label sets read from the data (CCG's supertags) size the head: resolve them first.
     task = resolve_labels(get_task(task_name), data)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    # On shared storage the inference actors fetch the model on their own nodes; this node
+    # needs only the tokenizer (and fetches the whole directory once, as they do).
+    tokenizer = AutoTokenizer.from_pretrained(local_dir(str(model_dir)))
     fmt = get_format(task.format, windows)
     identity = shards.tokenizer_identity(tokenizer)
     prepared, errors = {}, {}
@@ -113,7 +116,7 @@ def zero_shot(
 
 
 def retrieval(
-    model_dir: Path,
+    model_dir: str | Path,
     task_name: str,
     languages: tuple[str, ...],
     data: DataConfig,
@@ -131,9 +134,10 @@ def retrieval(
     task = get_task(task_name)
     if task.format != "retrieval":
         raise ValueError(f"task {task_name} is not a retrieval task (format {task.format})")
-    layer = retrieval_layer(task, model_dir) if layer is None else layer
+    local = Path(local_dir(str(model_dir)))
+    layer = retrieval_layer(task, local) if layer is None else layer
     pooling = pooling or task.representation.pooling
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(local)
     identity = shards.tokenizer_identity(tokenizer)
     splits = ("dev", split) if task.reader == "bucc" and split != "dev" else (split,)
     prepared, errors = {}, {}

@@ -15,6 +15,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, PreTrainedModel
 
 from trainers.config import ModelConfig, TinyEncoder
+from trainers.remote import local_dir
 
 # Weights a pretrained checkpoint may carry that an encoder legitimately leaves behind.
 PRETRAINING_ONLY = ("lm_head.", "cls.", "pooler.", "decoder.", "shared.")
@@ -122,6 +123,7 @@ def load_encoder(source: str, model: ModelConfig, vocab_size: int) -> PreTrained
         if model.tiny is None:
             raise ValueError("model: 'random' initialisation needs model.tiny")
         return build_from_config(tiny_config(model.tiny, vocab_size))
+    source = local_dir(source)  # a hand-off on shared storage: this node's copy
     config = AutoConfig.from_pretrained(source)
     return _strict(
         _encoder_class(config), source, allow_unexpected=PRETRAINING_ONLY, **_encoder_kwargs(config)
@@ -235,6 +237,7 @@ def load_mlm_model(source: str, model: ModelConfig, vocab_size: int) -> PreTrain
     mixture's that continued MLM)."""
     if source == "random":
         return build_mlm_model(model, vocab_size)
+    source = local_dir(source)
     heads_file = Path(source) / "heads.pt"
     if not heads_file.is_file():
         return _strict(AutoModelForMaskedLM, source, allow_unexpected=PRETRAINING_ONLY)
@@ -263,7 +266,7 @@ def load_mlm_model(source: str, model: ModelConfig, vocab_size: int) -> PreTrain
 def saved_head(model_dir: str, task: str) -> dict[str, torch.Tensor] | None:
     """The weights of `task`'s head in an exported directory: a single-task run's head, or that
     task's head among a mixture's; None when the directory has none for it."""
-    heads_file = Path(model_dir) / "heads.pt"
+    heads_file = Path(local_dir(model_dir)) / "heads.pt"
     if not heads_file.is_file():
         return None
     saved = torch.load(heads_file, map_location="cpu", weights_only=True)

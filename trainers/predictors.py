@@ -20,21 +20,25 @@ from trainers.config import ModelConfig, Windows
 from trainers.formats import get_format
 from trainers.formats.retrieval import embed_ids
 from trainers.model import TaskModel, hidden_size, load_encoder, save_encoder
+from trainers.remote import local_dir
 from trainers.tasks import Task
 
 
-def load_encoder_dir(model_dir: Path) -> tuple[torch.nn.Module, object]:
+def load_encoder_dir(model_dir: str | Path) -> tuple[torch.nn.Module, object]:
     """An exported encoder directory's encoder (loaded strictly) and its tokenizer."""
+    model_dir = Path(local_dir(str(model_dir)))  # on shared storage: this node's copy
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     encoder = load_encoder(str(model_dir), ModelConfig(name=str(model_dir)), len(tokenizer))
     return encoder, tokenizer
 
 
-def load_task_model(model_dir: Path, task: Task, pooling: str) -> tuple[TaskModel, object]:
+def load_task_model(model_dir: str | Path, task: Task, pooling: str) -> tuple[TaskModel, object]:
     """Encoder + the head trained for `task` (labels resolved), both loaded strictly."""
     encoder, tokenizer = load_encoder_dir(model_dir)
     head = get_format(task.format).build_head(task, hidden_size(encoder), pooling)
-    saved = torch.load(Path(model_dir) / "heads.pt", map_location="cpu", weights_only=True)
+    saved = torch.load(
+        Path(local_dir(str(model_dir))) / "heads.pt", map_location="cpu", weights_only=True
+    )
     if saved["task"] != task.name:
         raise RuntimeError(
             f"{model_dir}: head was trained for {saved['task']!r}, not {task.name!r}"
@@ -71,7 +75,7 @@ class TaskPredictor:
         batch_size: int,
         device: str = "cpu",
     ):
-        self.model, tokenizer = load_task_model(Path(model_dir), task, pooling)
+        self.model, tokenizer = load_task_model(model_dir, task, pooling)
         self.model.to(device)
         self.pad_id = tokenizer.pad_token_id
         self.format = get_format(task.format, windows)
@@ -99,7 +103,7 @@ class EncoderPredictor:
     def __init__(
         self, model_dir: str, *, layer: int, pooling: str, batch_size: int, device: str = "cpu"
     ):
-        self.encoder, tokenizer = load_encoder_dir(Path(model_dir))
+        self.encoder, tokenizer = load_encoder_dir(model_dir)
         self.encoder.to(device).eval()
         self.pad_id = tokenizer.pad_token_id
         self.layer, self.pooling, self.batch_size = layer, pooling, batch_size
