@@ -1,4 +1,5 @@
-"""Expanding a spec into phases and trials, without Ray: what `xstilts validate` prints.
+"""Expanding a spec into phases and trials, without Ray: what `xstilts validate` prints
+(`sweep.describe` words it).
 
 A trial's id is derived from its configuration, so the same spec always names the same trials
 (and Ray Train runs, whose names make resumption find their checkpoints).
@@ -10,7 +11,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 
-from sweep.cost import trial_hours
 from sweep.space import typed_point
 from sweep.spec import NONE, PhaseSpec, SweepSpec
 from trainers.config import MemberConfig, MixtureConfig, OptimConfig, Translation
@@ -279,121 +279,7 @@ def _fmt(value) -> str:
 
 
 def describe(plan: Plan) -> list[str]:
-    """The lines `xstilts validate` prints."""
-    spec = plan.spec
-    res = spec.resources
-    lines = [
-        f"sweep {spec.name}: model {spec.model.name}"
-        + (" (tiny, random init)" if spec.model.tiny else ""),
-        f"data: {spec.data.source}" + (f" at {spec.data.root}" if spec.data.root else ""),
-        f"resources per trial: {_resources(res)}"
-        + f", DeepSpeed ZeRO-{spec.deepspeed.zero_stage}, {spec.deepspeed.resolved_precision(res.use_gpu())}",
-        f"seeds: {', '.join(map(str, spec.seeds))}; ASHA grace {spec.asha.grace_period} round(s), reduction {spec.asha.reduction_factor:g}",
-    ]
-    total_hours = worker_hours = 0.0
-    for phase in ("pretrain", "intermediate", "target"):
-        count = plan.planned_trials(phase)
-        hours = sum(trial_hours(spec, t) * n for t, n in plan.weighted_trials(phase))
-        total_hours += hours
-        phase_res = spec.resources_for(phase)
-        worker_hours += hours * phase_res.workers * max(phase_res.gpus_per_worker, 1)
-        detail = _phase_detail(plan, phase)
-        lines.append(f"phase {phase}: {count} trial(s), ~{hours:.2f} trial-hours{detail}")
-        if count and phase_res != res:
-            lines.append(f"  {phase} resources: {_resources(phase_res)}")
-        if phase == "intermediate":
-            lines += _mixture_lines(plan)
-    if plan.retrieval:
-        lines.append(
-            f"phase retrieval: {len(plan.retrieval)} evaluation(s) = "
-            f"{len({s for s, _ in plan.retrieval})} starting point(s) x "
-            f"{len({t for _, t in plan.retrieval})} retrieval target(s), no training, "
-            "straight after phase intermediate"
-        )
-    n_eval = plan.evaluations()
-    targets = plan.weighted_trials("target")
-    eval_hours = sum(trial_hours(spec, t, evaluation=True) * n for t, n in targets)
-    langs = sum(len(plan.eval_languages(t)) for t in {t.task for t, _ in targets})
-    lines.append(
-        f"phase zero_shot: up to {n_eval} evaluation(s) over {langs} task-language pair(s), ~{eval_hours:.2f} trial-hours"
-    )
-    total_hours += eval_hours
-    worker_hours += eval_hours
-    unit = "GPU" if spec.uses_gpu() else "CPU-worker"
-    lines.append(
-        f"total: {sum(plan.planned_trials(p) for p in ('pretrain', 'intermediate', 'target'))} training trial(s), "
-        f"~{total_hours:.2f} trial-hours before ASHA stops any (~{worker_hours:.2f} {unit}-hours)"
-    )
-    return lines
+    """The lines `xstilts validate` prints: `sweep.describe`, kept importable from here."""
+    from sweep.describe import describe as lines
 
-
-def _mixture_lines(plan: Plan) -> list[str]:
-    """One line per mixture of the intermediate phase: members, sampler and probabilities."""
-    from sweep.cost import TRAIN_SIZES
-
-    lines = []
-    for entry in plan.spec.phases.intermediate.tasks:
-        mixture = plan.spec.mixture(entry)
-        if mixture is None:
-            continue
-        config = MixtureConfig.model_validate(entry_fields(plan.spec, entry)["mixture"])
-        sizes = {m.key(): TRAIN_SIZES.get(m.task, 10_000) for m in config.members}
-        shares = ", ".join(f"{k} {p:.0%}" for k, p in config.probabilities(sizes).items())
-        sampler = mixture.sampler
-        how = sampler.kind + (
-            f" K={sampler.cap}"
-            if sampler.cap
-            else f" T={sampler.temperature:g}"
-            if sampler.temperature
-            else ""
-        )
-        lines.append(f"  mixture {entry}: {len(config.members)} task(s), sampler {how}: {shares}")
-    return lines
-
-
-def _resources(res) -> str:
-    return (
-        f"{res.workers} worker(s) x {res.cpus_per_worker:g} CPU"
-        + (f" + {res.gpus_per_worker:g} GPU" if res.gpus_per_worker else "")
-        + f"; up to {res.max_concurrent_trials} trials at once"
-    )
-
-
-def _phase_detail(plan: Plan, phase: str) -> str:
-    spec = plan.spec
-    if phase == "pretrain":
-        pre = spec.phases.pretrain
-        return (
-            f" (MLM on {', '.join(pre.languages)})"
-            if pre.enabled
-            else " (skipped: starts from the model's weights)"
-        )
-    phase_spec = spec.phases.intermediate if phase == "intermediate" else spec.phases.target
-    tasks = [t for t in phase_spec.tasks if t != NONE]
-    if phase == "target":
-        tasks = sorted({t.task for t, _ in plan.weighted_trials("target")}, key=tasks.index)
-    hyperopt = phase_spec.search_algorithm == "hyperopt"
-    if hyperopt:
-        samples = {s.task: s.num_samples for s in plan.searches_for(phase)}
-        points = _counts_text(samples, "sample(s)")
-    else:
-        points = _counts_text({t: len(phase_spec.points_for(t)) for t in tasks}, "grid point(s)")
-    if phase == "intermediate":
-        shape = f"{len(tasks)} task(s)/mixture(s) x {points} x {len(spec.seeds)} seed(s)"
-    else:
-        shape = (
-            f"{len(plan.intermediate_configs())} starting point(s) ({', '.join(plan.intermediate_configs())}) x "
-            f"{len(tasks)} target(s) x {points} x {len(spec.seeds)} seed(s)"
-        )
-    space = ", ".join(f"{key} {d}" for key, d in phase_spec.space().items()) if hyperopt else ""
-    detail = f" (hyperopt: {shape}; {space})" if hyperopt else f" = {shape}"
-    if phase == "intermediate":
-        return detail + "; plus 'none'" if tasks else " (only 'none')"
-    return detail
-
-
-def _counts_text(counts: dict[str, int], unit: str) -> str:
-    """'2 grid point(s)', or per task where they differ: '(xnli: 2, udpos: 1) grid point(s)'."""
-    if len(set(counts.values())) <= 1:
-        return f"{next(iter(counts.values()), 1)} {unit}"
-    return "(" + ", ".join(f"{t}: {n}" for t, n in counts.items()) + f") {unit}"
+    return lines(plan)

@@ -26,6 +26,11 @@ class ResourcesSpec(Frozen):
     eval_gpus: float = Field(
         0.0, ge=0, description="GPUs per inference actor (0: on CPU; 1 on a GPU cluster)"
     )
+    eval_resources: dict[str, float] = Field(
+        default_factory=dict,
+        description="custom resources each inference actor asks for (a node type's own, e.g. "
+        "the 1-GPU spot type, so that evaluations do not start an 8-GPU node)",
+    )
     driver_resources: dict[str, float] = Field(
         default_factory=dict,
         description="custom resources each trial driver asks for (e.g. one only the head node "
@@ -58,6 +63,11 @@ class PhaseResources(Frozen):
     cpus_per_worker: float | None = Field(None, gt=0, description="CPUs per worker")
     gpus_per_worker: float | None = Field(None, ge=0, description="GPUs per worker")
     max_concurrent_trials: int | None = Field(None, gt=0, description="trials running at once")
+    worker_resources: dict[str, float] | None = Field(
+        None,
+        description="custom resources each training worker asks for, replacing the sweep's "
+        "(the node type this phase's trials run on, e.g. 8-GPU nodes for intermediate trials)",
+    )
 
     def apply(self, base: ResourcesSpec) -> ResourcesSpec:
         return ResourcesSpec.model_validate(

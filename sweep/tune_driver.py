@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import os
-from pathlib import Path
 from types import SimpleNamespace
 
 from ray import tune
@@ -130,6 +129,10 @@ def run_trial(config: dict) -> None:
             num_workers=res["workers"],
             use_gpu=bool(res["gpus_per_worker"]),
             resources_per_worker=per_worker,
+            # One node's workers all-reduce over NVLink rather than the network, so a trial's
+            # workers share a node where they fit; PACK, not STRICT_PACK, so that a trial wider
+            # than any node still starts, spread over several (`xstilts validate` says which).
+            placement_strategy="PACK",
         ),
         run_config=ray.train.RunConfig(
             name=plan["trial_id"],
@@ -154,7 +157,7 @@ def make_tuner(
     phase: str,
     trials: list[dict],
     *,
-    storage: Path,
+    storage: str,
     driver_cpus: float,
     driver_resources: dict | None = None,
     max_concurrent: int,
@@ -180,7 +183,5 @@ def make_tuner(
             trial_name_creator=lambda t: t.config["trial"]["trial_id"],
             trial_dirname_creator=lambda t: t.config["trial"]["trial_id"],
         ),
-        run_config=tune.RunConfig(
-            name=phase, storage_path=str(storage), callbacks=callbacks, verbose=0
-        ),
+        run_config=tune.RunConfig(name=phase, storage_path=storage, callbacks=callbacks, verbose=0),
     )
