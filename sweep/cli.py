@@ -34,11 +34,19 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a spec and print its expanded plan (starts nothing)")
     p.add_argument("spec", help="a spec file, or the name of a shipped spec (e.g. demo)")
+    _add_set(p)
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("run", help="run a sweep")
     p.add_argument("spec")
+    _add_set(p)
     p.add_argument("--out", type=Path, help="output directory (default: runs/<name>)")
+    p.add_argument(
+        "--storage",
+        help="shared storage for checkpoints, hand-offs and a copy of the output directory "
+        "(s3://, gs://, or a path every node mounts); default: the spec's storage_path, else "
+        "$XSTILTS_STORAGE/<name>, else none",
+    )
     p.add_argument(
         "--no-reuse",
         action="store_true",
@@ -51,15 +59,15 @@ def _parser() -> argparse.ArgumentParser:
         help="continue an interrupted sweep: finished trials are kept, interrupted ones continue "
         "from their last checkpoint",
     )
-    p.add_argument("dir", type=Path, help="the sweep's output directory")
+    _add_dir(p)
     p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("status", help="phases and trials of a sweep directory")
-    p.add_argument("dir", type=Path)
+    _add_dir(p)
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("report", help="write the markdown report of a sweep directory")
-    p.add_argument("dir", type=Path)
+    _add_dir(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("tasks", help="list every task: roles, format, metric, languages, sources")
@@ -86,6 +94,48 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("runs/demo"))
     p.set_defaults(func=cmd_demo)
     return parser
+
+
+def _add_set(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a spec key (dotted, e.g. data.root=/mnt/xtreme); repeatable",
+    )
+
+
+def _add_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "dir", help="the sweep's output directory, or its storage URI (copied here first)"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="with a storage URI: the directory the sweep is copied into (default: runs/<name>)",
+    )
+
+
+def _sweep_dir(args) -> Path:
+    """The local directory of the sweep `args.dir` names; a storage URI is copied there first."""
+    from sweep.storage import pull
+    from trainers import remote
+
+    if not remote.is_uri(args.dir):
+        if args.out is not None:
+            raise UsageError("--out: only with a storage URI (the sweep is copied into it)")
+        return Path(args.dir)
+    local = args.out or Path("runs") / args.dir.split("?")[0].rstrip("/").rpartition("/")[2]
+    if local.exists() and not local.is_dir():
+        raise UsageError(f"--out: {local} exists and is not a directory")
+    try:
+        return pull(args.dir, local)
+    except FileNotFoundError as err:
+        raise UsageError(str(err)) from None
+    except OSError as err:  # unreachable storage, missing credentials: pyarrow says which
+        raise UsageError(f"{args.dir}: cannot read the storage ({err})") from None
 
 
 def cmd_tasks(args) -> int:
@@ -119,16 +169,24 @@ def cmd_validate(args) -> int:
     from sweep.plan import describe, expand
     from sweep.spec import load_spec
 
-    for line in describe(expand(load_spec(args.spec))):
+    for line in describe(expand(load_spec(args.spec, args.overrides))):
         print(line)
     return 0
 
 
 def cmd_run(args) -> int:
     from sweep.spec import load_spec
+    from sweep.storage import holds_sweep, sweep_storage
 
-    spec = load_spec(args.spec)
+    overrides = [*args.overrides, *([f"storage_path={args.storage}"] if args.storage else [])]
+    spec = load_spec(args.spec, overrides)
     out = args.out or Path("runs") / spec.name
+    storage = sweep_storage(spec.storage_path, spec.name)
+    if storage and holds_sweep(storage):
+        raise UsageError(
+            f"--storage: {storage} already holds a sweep; continue it with `xstilts resume "
+            f"{storage}`, or choose another storage"
+        )
     _run_and_report(spec, out, reuse=not args.no_reuse)
     return 0
 
@@ -144,14 +202,15 @@ def cmd_resume(args) -> int:
     from sweep.progress import read_status
     from sweep.spec import load_spec
 
-    _require_sweep_dir(args.dir)
-    if not (args.dir / "spec.yaml").is_file():
-        raise UsageError(f"{args.dir}: no spec.yaml, so there is no sweep to resume")
-    spec = load_spec(args.dir / "spec.yaml")
-    if read_status(args.dir)["phases"].get("zero_shot", {}).get("state") == "done":
-        print(f"{args.dir}: the sweep finished; nothing to resume")
+    directory = _sweep_dir(args)
+    _require_sweep_dir(directory)
+    if not (directory / "spec.yaml").is_file():
+        raise UsageError(f"{directory}: no spec.yaml, so there is no sweep to resume")
+    spec = load_spec(directory / "spec.yaml")
+    if read_status(directory)["phases"].get("zero_shot", {}).get("state") == "done":
+        print(f"{directory}: the sweep finished; nothing to resume")
         return 0
-    _run_and_report(spec, args.dir, resume=True)
+    _run_and_report(spec, directory, resume=True)
     return 0
 
 
@@ -159,6 +218,7 @@ def _run_and_report(spec, out: Path, resume: bool = False, reuse: bool = True) -
     from analysis.report import summary_lines, write_report
     from sweep.plan import describe, expand
     from sweep.runner import run_sweep
+    from sweep.storage import push_dir, sweep_storage
     from trainers.data.examples import DataError
 
     if out.exists() and not out.is_dir():
@@ -174,7 +234,9 @@ def _run_and_report(spec, out: Path, resume: bool = False, reuse: bool = True) -
         run_sweep(spec, out, echo=_timed_echo(), resume=resume, reuse=reuse)
     except DataError as err:  # a data file the spec names is missing or malformed
         raise UsageError(str(err)) from None
-    write_report(out)
+    report = write_report(out)
+    if spec_storage := sweep_storage(spec.storage_path, spec.name):
+        push_dir(out.resolve(), spec_storage, report.resolve().parent)
     print("== done")
     for line in summary_lines(out):
         print(line)
@@ -194,8 +256,9 @@ def _timed_echo():
 def cmd_status(args) -> int:
     from sweep.progress import read_status
 
-    _require_sweep_dir(args.dir)
-    status = read_status(args.dir)
+    directory = _sweep_dir(args)
+    _require_sweep_dir(directory)
+    status = read_status(directory)
     for phase in ("pretrain", "intermediate", "retrieval", "target", "zero_shot"):
         info = status["phases"].get(phase)
         if info is None:
@@ -226,8 +289,9 @@ def cmd_status(args) -> int:
 def cmd_report(args) -> int:
     from analysis.report import write_report
 
-    _require_sweep_dir(args.dir)
-    print(f"report: {write_report(args.dir)}")
+    directory = _sweep_dir(args)
+    _require_sweep_dir(directory)
+    print(f"report: {write_report(directory)}")
     return 0
 
 

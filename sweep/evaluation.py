@@ -24,6 +24,7 @@ from sweep.progress import (
     update_trial,
 )
 from sweep.spec import ResourcesSpec
+from trainers import remote
 from trainers.config import DataConfig
 
 
@@ -103,7 +104,7 @@ def _run_evaluator(
         predictions=Path(run["predictions"]),
     )
     result = getattr(evaluate, name)(
-        Path(model_dir), task, tuple(languages), DataConfig(**data), run=run, **options
+        model_dir, task, tuple(languages), DataConfig(**data), run=run, **options
     )
     return {"rows": result.rows, "errors": result.errors}
 
@@ -116,6 +117,7 @@ def _run_options(ctx: Context, trial_id: str) -> dict:
             "size": spec.resources.eval_actors,
             "cpus": spec.resources.eval_cpus,
             "gpus": spec.resources.eval_gpus,
+            "resources": spec.resources.eval_resources,
         },
         "cache": spec.phases.evaluate.shard_cache,
         "predictions": str(ctx.out / "predictions" / trial_id),
@@ -205,7 +207,7 @@ class ZeroShot:
         self.submitted.add(trial_id)
         spec, trial = self.ctx.spec, self.trials[trial_id]
         _, round_, checkpoint, _ = best
-        model_dir = export(checkpoint, self.ctx.out / "handoff" / "target" / trial_id)
+        model_dir = export(self.ctx, checkpoint, "target", trial_id)
         ref = _remote_evaluator(spec.resources).remote(
             "zero_shot",
             model_dir,
@@ -261,7 +263,9 @@ class ZeroShot:
             ],
             label=f"zero_shot-{trial.trial_id()}",
         )
-        shutil.rmtree(model_dir, ignore_errors=True)  # the checkpoint itself stays in Ray storage
+        # The checkpoint itself stays in Ray storage; its export served this evaluation only.
+        shutil.rmtree(self.ctx.handoff_dir("target", trial.trial_id()), ignore_errors=True)
+        remote.delete_dir(model_dir)
 
 
 class ZeroShotCallback(Callback):

@@ -1,5 +1,6 @@
 """What phases hand each other: the sweep's context, each trial's best checkpoint from the
-results store, and its export as a plain encoder directory under `<out>/handoff/`."""
+results store, and its export as a plain encoder directory under `<out>/handoff/` (published to
+`<storage>/handoff/` when the sweep has shared storage, where workers on other nodes read it)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from sweep import store
 from sweep.plan import Plan
 from sweep.spec import SweepSpec
+from trainers import remote
 from trainers.config import DataConfig
 
 
@@ -23,6 +25,21 @@ class Context:
     resume: bool = False  # continuing an interrupted sweep in `out` (`xstilts resume`)
     reuse: bool = True  # take trials earlier sweeps finished (`--no-reuse`: train everything)
     keys: dict[str, str] = field(default_factory=dict)  # trial_id -> its reuse key
+    storage: str | None = None  # shared storage (`sweep.storage`); None: all on this machine
+
+    def ray_storage(self) -> str:
+        """Where Ray keeps checkpoints and experiment state."""
+        return self.storage or str(self.out / "ray")
+
+    def handoff_dir(self, *parts: str) -> Path:
+        return self.out / "handoff" / Path(*parts)
+
+    def share(self, local: Path, *parts: str) -> str:
+        """The hand-off `local` (under `handoff_dir(*parts)`) where every node can read it:
+        itself on one machine, its copy under `<storage>/handoff/` otherwise."""
+        if self.storage is None:
+            return str(local)
+        return remote.publish(local, remote.join(self.storage, "handoff", *parts))
 
 
 def primary_metric(task: str) -> str:
@@ -72,14 +89,25 @@ def _exists(path: str) -> bool:
     return (Path(path) / "xstilts.json").is_file()
 
 
-def export(checkpoint: str, out: Path) -> str:
-    """The checkpoint as a plain encoder directory; one already exported from it is kept (a
-    resumed sweep re-enters its hand-offs, and a paper-scale export takes minutes)."""
+def export(ctx: Context, checkpoint: str, *parts: str) -> str:
+    """The checkpoint as a plain encoder directory, `handoff/<parts>`, shared with every node;
+    one already exported from it is kept (a resumed sweep re-enters its hand-offs, and a
+    paper-scale export takes minutes). On shared storage the published copy is what counts:
+    a resumed sweep on a new head finds it there."""
     import json
 
     from trainers.checkpoint import export_encoder
 
-    source = Path(out) / "source.json"
-    if source.is_file() and json.loads(source.read_text()).get("checkpoint") == str(checkpoint):
-        return str(out)
-    return str(export_encoder(Path(checkpoint), out))
+    def exported_from(source: str) -> bool:
+        return remote.exists(source) and json.loads(remote.read_text(source)).get(
+            "checkpoint"
+        ) == str(checkpoint)
+
+    local = ctx.handoff_dir(*parts)
+    if ctx.storage is not None:
+        shared = remote.join(ctx.storage, "handoff", *parts)
+        if exported_from(remote.join(shared, "source.json")):
+            return shared
+    if not exported_from(str(local / "source.json")):
+        export_encoder(checkpoint, local)
+    return ctx.share(local, *parts)

@@ -11,6 +11,7 @@ from pathlib import Path
 from ray.tune import Callback
 
 from sweep import store
+from trainers import remote
 
 STATUS = "status.json"
 DONE, STOPPED, FAILED, RUNNING, PENDING = "done", "stopped", "failed", "running", "pending"
@@ -150,9 +151,19 @@ def result_row(sweep: str, plan: dict, result: dict, metric: str, value: float) 
         "learning_rate": float(plan["train"]["optim"]["learning_rate"]),
         "hparams": json.dumps(plan["train"]["optim"], sort_keys=True),
         "seed": int(plan["seed"]),
-        "checkpoint_path": str(result.get("checkpoint_path") or ""),
+        "checkpoint_path": checkpoint_uri(plan, result.get("checkpoint_path")),
         "wall_seconds": float(result.get("wall_seconds", 0.0)),
     }
+
+
+def checkpoint_uri(plan: dict, path: str | None) -> str:
+    """A reported checkpoint's full address. Ray reports paths on the storage's file system, with
+    the URI's scheme (and query) stripped: on shared storage, rebuild them from the trial's."""
+    if not path:
+        return ""
+    if not remote.is_uri(plan.get("train_storage", "")) or remote.is_uri(path):
+        return str(path)
+    return remote.join(plan["train_storage"], plan["trial_id"], Path(path).name)
 
 
 def _first_line(error_file: str | None) -> str:

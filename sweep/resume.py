@@ -10,10 +10,12 @@ rows leaves that round only in the checkpoint's `xstilts.json`: `backfill` store
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from sweep import store
 from sweep.progress import DONE, FAILED, STOPPED, read_status, store_round, update_trial
+from trainers import remote
 
 FINISHED = (DONE, STOPPED, FAILED)
 
@@ -28,11 +30,15 @@ def finished_trials(out: Path, trial_ids) -> dict[str, str]:
 def backfill(out: Path, sweep: str, plan: dict) -> int:
     """Store the rounds an unfinished trial checkpointed but never stored; returns the round of
     its latest checkpoint (0: none), the round it continues after."""
-    run = Path(plan["train_storage"]) / plan["trial_id"]
+    run = remote.join(plan["train_storage"], plan["trial_id"])
     latest, stored = 0, []
-    for meta_path in sorted(run.glob("checkpoint_*/xstilts.json")):
-        meta = json.loads(meta_path.read_text())
-        result = {**meta["metrics"], "checkpoint_path": str(meta_path.parent)}
+    metas = [
+        n for n in remote.files_under(run) if re.fullmatch(r"checkpoint_[^/]+/xstilts\.json", n)
+    ]
+    for name in sorted(metas):
+        meta = json.loads(remote.read_text(remote.join(run, name)))
+        checkpoint = remote.join(run, name.partition("/")[0])
+        result = {**meta["metrics"], "checkpoint_path": checkpoint}
         latest = max(latest, result["round"])
         if store_round(out, sweep, plan, result):
             stored.append(result["round"])

@@ -26,7 +26,9 @@ from sweep.reuse import ReuseIndex
 from sweep.reusing import found, sweep_keys, take
 from sweep.search import GroupedSearch, total_trials
 from sweep.spec import NONE, SweepSpec
+from sweep.storage import Mirror, sweep_storage
 from sweep.tune_driver import GroupedASHA, make_tuner
+from trainers import remote
 from trainers.config import DataConfig, TrainConfig
 from trainers.shards import default_cache
 
@@ -69,6 +71,10 @@ def run_sweep(
 
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    storage = sweep_storage(spec.storage_path, spec.name)
+    # The spec kept with the sweep names its storage, wherever it came from ($XSTILTS_STORAGE):
+    # a resumed sweep must find its checkpoints in the same place.
+    spec = spec.model_copy(update={"storage_path": storage})
     if resume:
         reuse = json.loads((out / RUN).read_text())["reuse"] if (out / RUN).is_file() else reuse
     else:
@@ -76,7 +82,9 @@ def run_sweep(
         (out / "spec.yaml").write_text(spec_text)
         (out / RUN).write_text(json.dumps({"reuse": reuse}))
     data, tokenizer = resolve_data(spec)
-    ctx = Context(spec, expand(spec), out, data, tokenizer, echo, resume=resume, reuse=reuse)
+    ctx = Context(
+        spec, expand(spec), out, data, tokenizer, echo, resume=resume, reuse=reuse, storage=storage
+    )
     ctx = replace(ctx, keys=sweep_keys(ctx, lambda t: _train_config(ctx, t, "")).trials)
     _forecast(ctx)
     started_ray = not ray.is_initialized()
@@ -85,6 +93,10 @@ def run_sweep(
         # it, every trial stopped by ASHA leaks its placement group and later trials never start.
         env = _env(preemptible=spec.resources.preemptible)
         ray.init(log_to_driver=False, configure_logging=False, runtime_env={"env_vars": env})
+    mirror = Mirror(out, storage) if storage else None
+    if mirror is not None:
+        echo(f"storage: {storage} (this directory is copied to {mirror.uri})")
+        mirror.start()
     try:
         start = _run_pretrain(ctx)
         starts = {NONE: start, **_run_intermediate(ctx, start)}
@@ -93,6 +105,8 @@ def run_sweep(
         _run_target(ctx, starts, zero_shot)
         zero_shot.finish()
     finally:
+        if mirror is not None:
+            mirror.stop()
         if started_ray:
             ray.shutdown()
     return out
@@ -121,7 +135,7 @@ def _run_pretrain(ctx: Context) -> str:
     _run_phase(ctx, "pretrain", init_from=lambda t: "random")
     best = best_checkpoints(ctx.out, "pretrain")
     trial_id = max(best, key=lambda t: best[t][0])
-    return export(best[trial_id][2], ctx.out / "handoff" / "pretrain")
+    return export(ctx, best[trial_id][2], "pretrain")
 
 
 def _random_start(ctx: Context) -> str:
@@ -130,10 +144,9 @@ def _random_start(ctx: Context) -> str:
     `none` and each intermediate configuration start from one encoder."""
     from trainers.model import save_random_encoder
 
-    directory = ctx.out / "handoff" / "pretrain"
-    return str(
-        save_random_encoder(ctx.spec.model.tiny, ctx.tokenizer, ctx.spec.seeds[0], directory)
-    )
+    directory = ctx.handoff_dir("pretrain")
+    save_random_encoder(ctx.spec.model.tiny, ctx.tokenizer, ctx.spec.seeds[0], directory)
+    return ctx.share(directory, "pretrain")
 
 
 def _run_intermediate(ctx: Context, start: str) -> dict[str, str]:
@@ -152,7 +165,7 @@ def _run_intermediate(ctx: Context, start: str) -> dict[str, str]:
         ctx.echo(
             f"[intermediate] {task}: best checkpoint from {trial_id} (dev {candidates[trial_id][0]:.4f})"
         )
-        starts[task] = export(candidates[trial_id][2], ctx.out / "handoff" / "intermediate" / task)
+        starts[task] = export(ctx, candidates[trial_id][2], "intermediate", task)
     return starts
 
 
@@ -174,17 +187,18 @@ def _run_phase(ctx: Context, phase: str, init_from, callbacks=(), on_trial=None)
     count = ctx.plan.planned_trials(phase)
     set_phase(ctx.out, phase, "running", trials=count)
     ctx.echo(f"== phase {phase}: {count} trial(s)")
-    storage = Path(spec.storage_path) if spec.storage_path else ctx.out / "ray"
+    storage = ctx.ray_storage()
+    train_storage = remote.join(storage, "train")
     # Longest first: the short trials then fill the gaps at the end of the phase instead of a
     # long one running alone while the other slots idle (the phase ends with its last trial).
     ordered = sorted(ctx.plan.trials(phase), key=lambda t: -trial_hours(spec, t))
-    dicts = [_trial_dict(ctx, t, init_from(t), storage / "train") for t in ordered]
+    dicts = [_trial_dict(ctx, t, init_from(t), train_storage) for t in ordered]
     searches = ctx.plan.searches_for(phase)
     metric = spec.asha_for(phase).metric if phase != "pretrain" else "dev_score"
     sampled = sampled_before(ctx.out, searches, metric) if ctx.resume else []
     for trial, _, finished_before in sampled:
         if finished_before:
-            dicts.append(_trial_dict(ctx, trial, init_from(trial), storage / "train"))
+            dicts.append(_trial_dict(ctx, trial, init_from(trial), train_storage))
             if on_trial is not None:
                 on_trial(trial)
     finished = finished_trials(ctx.out, [d["trial_id"] for d in dicts]) if ctx.resume else {}
@@ -209,7 +223,7 @@ def _run_phase(ctx: Context, phase: str, init_from, callbacks=(), on_trial=None)
         def make_trial(trial: TrialPlan) -> dict:
             if on_trial is not None:
                 on_trial(trial)
-            return _trial_dict(ctx, trial, init_from(trial), storage / "train")
+            return _trial_dict(ctx, trial, init_from(trial), train_storage)
 
         asha_spec = spec.asha_for(phase)
         search = GroupedSearch(
@@ -311,7 +325,7 @@ def _train_config(ctx: Context, trial: TrialPlan, init_from: str) -> TrainConfig
     )
 
 
-def _trial_dict(ctx: Context, trial: TrialPlan, init_from: str, train_storage: Path) -> dict:
+def _trial_dict(ctx: Context, trial: TrialPlan, init_from: str, train_storage: str) -> dict:
     spec = ctx.spec
     res = spec.resources_for(trial.phase)
     train = _train_config(ctx, trial, init_from)
@@ -330,7 +344,7 @@ def _trial_dict(ctx: Context, trial: TrialPlan, init_from: str, train_storage: P
         "metric": primary_metric(trial.task),
         "language": "multi" if trial.task == "mlm" else "en",
         "train": train.model_dump(mode="json"),
-        "train_storage": str(train_storage),
+        "train_storage": train_storage,
         "reuse_key": ctx.keys.get(trial.trial_id(), ""),
         "resources": {
             "workers": res.workers,

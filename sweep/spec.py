@@ -7,6 +7,7 @@ CLI can print it and exit 2 without a traceback.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -171,7 +172,10 @@ class SweepSpec(Frozen):
         return self
 
 
-def load_spec(path: str | Path) -> SweepSpec:
+def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> SweepSpec:
+    """The spec at `path` (or a shipped spec's name), with `overrides` (`KEY=VALUE`, KEY dotted
+    as in the YAML, VALUE read as YAML: `--set data.root=/mnt/xtreme`) applied before it is
+    validated, so that their errors name their keys like the file's own."""
     path = resolve_spec_path(path)
     try:
         raw = yaml.safe_load(path.read_text())
@@ -181,6 +185,8 @@ def load_spec(path: str | Path) -> SweepSpec:
         raise SpecError(f"{path}{where}: not valid YAML ({getattr(err, 'problem', err)})") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: the spec must be a YAML mapping")
+    for override in overrides:
+        _apply_override(raw, override)
     try:
         return SweepSpec.model_validate(raw)
     except ValidationError as err:
@@ -192,6 +198,25 @@ def load_spec(path: str | Path) -> SweepSpec:
         if not key and not re.match(r"[\w.]+: ", message):  # a whole-spec check names its keys
             key = "(top level)"
         raise SpecError(f"{path}: {key + ': ' if key else ''}{message}") from None
+
+
+def _apply_override(raw: dict, override: str) -> None:
+    key, eq, text = override.partition("=")
+    if not eq or not re.fullmatch(r"[\w-]+(\.[\w-]+)*", key):
+        raise SpecError(f"--set {override}: expected KEY=VALUE, KEY dotted (data.root=/mnt/x)")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise SpecError(f"--set {override}: the value is not valid YAML") from None
+    *parents, leaf = key.split(".")
+    node = raw
+    for depth, part in enumerate(parents):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            where = ".".join(parents[: depth + 1])
+            raise SpecError(f"--set {override}: {where} is not a mapping in the spec")
+        node = child
+    node[leaf] = value
 
 
 def resolve_spec_path(path: str | Path) -> Path:

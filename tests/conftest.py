@@ -41,3 +41,22 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def s3_storage():
+    """An S3 endpoint on this machine (moto's server, speaking the S3 protocol to pyarrow's
+    client as AWS would), with one bucket; yields a storage URI root in it. The credentials are
+    set before any Ray worker starts, so that workers inherit them."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
+    )
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    boto3.client("s3", endpoint_url=f"http://{host}:{port}").create_bucket(Bucket="xstilts-test")
+    yield f"s3://xstilts-test?endpoint_override={host}:{port}&scheme=http"
+    server.stop()
