@@ -28,7 +28,7 @@ from pathlib import Path
 import trainers
 from trainers.config import MLM, MemberConfig, TrainConfig
 from trainers.data.examples import DataError
-from trainers.data.source import local_paths
+from trainers.data.source import data_root, local_paths
 from trainers.shards import default_cache, file_sha256
 from trainers.tasks import get_task
 
@@ -97,7 +97,7 @@ def _version(package: str) -> str:
 def data_fingerprint(train: TrainConfig) -> dict[str, str]:
     """Every input a trial reads -> its sha256 (files, by path under data.root) or its declared
     identity (hub datasets, a tokenizer id)."""
-    root = Path(train.data.root) if train.data.root else None
+    root = data_root(train.data) if train.data.root else None
     files: dict[str, Path] = {}
     named: dict[str, str] = {}
     if train.mixture is not None:

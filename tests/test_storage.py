@@ -188,3 +188,26 @@ def test_a_uri_without_a_sweep_is_a_usage_error(tmp_path, capsys):
     assert line.startswith("xstilts: file://") and "no sweep there" in line
     assert main(["status", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
     assert "--out: only with a storage URI" in capsys.readouterr().err
+
+
+def test_a_data_root_on_storage_is_read_from_this_nodes_copy(s3_storage, tmp_path, monkeypatch):
+    """`data.root: s3://bucket/xtreme`: every node fetches the root once and reads it locally,
+    labels read from the data (CCG's supertags) included."""
+    from trainers.config import DataConfig
+    from trainers.data.source import load_examples, resolve_labels
+    from trainers.tasks import get_task
+
+    monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
+    fixtures = Path(__file__).parent / "fixtures"
+    root = remote.join(s3_storage, "t-data", "xtreme")
+    remote.publish(fixtures / "xtreme" / "pawsx", remote.join(root, "pawsx"))
+    remote.publish(fixtures / "intermediate" / "ccg", remote.join(root, "ccg"))
+    on_storage, on_disk = (
+        DataConfig(source="local", root=where) for where in (root, str(fixtures / "xtreme"))
+    )
+    task = get_task("pawsx")
+    assert load_examples(task, "test", "de", on_storage) == load_examples(
+        task, "test", "de", on_disk
+    )
+    ccg = resolve_labels(get_task("ccg"), on_storage)
+    assert ccg.labels == tuple((fixtures / "intermediate/ccg/tags.txt").read_text().split())

@@ -17,7 +17,7 @@ from transformers import AutoConfig, AutoTokenizer
 from trainers import shards
 from trainers.config import DataConfig, Windows
 from trainers.data.examples import DataError
-from trainers.data.source import load_examples, local_paths, resolve_labels
+from trainers.data.source import data_root, load_examples, local_paths, resolve_labels
 from trainers.eval_pipeline import ActorPool, run_plain, run_ray
 from trainers.formats import get_format
 from trainers.formats.retrieval import score_retrieval
@@ -240,9 +240,9 @@ def _source_digest(task: Task, split: str, lang: str, data: DataConfig, examples
     """The source files' bytes; data from the hub has no files here, so its examples' content."""
     if data.source != "local":
         return shards.content_digest(examples)
-    paths = list(local_paths(task, split, lang, data.root))
+    paths = list(local_paths(task, split, lang, data_root(data)))
     if task.label_file:
-        paths.append(Path(data.root) / task.label_file)
+        paths.append(data_root(data) / task.label_file)
     return shards.files_digest(paths)
 
 

@@ -20,6 +20,7 @@ from trainers.config import MLM, MemberConfig, TrainConfig
 from trainers.data.mixture import MIXTURE_METRIC, MixtureStream
 from trainers.data.mlm import MaskingCollator, balanced_sample, pack
 from trainers.data.source import (
+    data_root,
     load_examples,
     load_translated,
     read_corpus,
@@ -244,7 +245,7 @@ def _mlm_sequences(cfg: TrainConfig, tokenizer) -> tuple[list[list[int]], list[l
         lines = (
             read_hub_corpus(cfg.mlm_hub, lang, cfg.data.cache_dir)
             if cfg.mlm_hub
-            else read_corpus(cfg.data.root, cfg.mlm_corpus, lang)
+            else read_corpus(data_root(cfg.data), cfg.mlm_corpus, lang)
         )
         ids = tokenizer(lines, add_special_tokens=False)["input_ids"]
         held = max(1, int(len(lines) * MLM_DEV_SHARE))

@@ -9,9 +9,16 @@ from trainers.config import DataConfig
 from trainers.data.examples import DataError
 from trainers.data.hub import load_hub
 from trainers.data.readers import READERS, SET_READERS
+from trainers.remote import local_dir
 from trainers.tasks.registry import Task
 
 SPLITS = ("train", "dev", "test")
+
+
+def data_root(data: DataConfig) -> Path:
+    """The local data root: itself, or, for a root on shared storage (`s3://bucket/xtreme`), this
+    node's copy of it, fetched whole on first use (`trainers.remote.local_dir`)."""
+    return Path(local_dir(data.root))
 
 
 def local_paths(task: Task, split: str, lang: str, root: str | Path) -> tuple[Path, ...]:
@@ -33,7 +40,7 @@ def load_examples(task: Task, split: str, lang: str, data: DataConfig) -> list:
     task = resolve_labels(task, data)
     if data.source == "hub":
         return load_hub(task, split, lang, data)
-    paths = local_paths(task, split, lang, data.root)
+    paths = local_paths(task, split, lang, data_root(data))
     if task.reader in SET_READERS:
         return [SET_READERS[task.reader](paths, task.labels)]
     read = READERS[task.reader]
@@ -56,7 +63,7 @@ def resolve_labels(task: Task, data: DataConfig) -> Task:
             f"task {task.name}: its labels come from {task.label_file} under a local data root; "
             "use data.source: local"
         )
-    path = Path(data.root) / task.label_file
+    path = data_root(data) / task.label_file
     if not path.is_file():
         raise DataError(
             f"{path}: label file not found (task {task.name} reads its label set from it, "
@@ -100,7 +107,7 @@ def load_translated(task: Task, translation, data: DataConfig) -> list:
             raise DataError(
                 f"task {task.name}: translated data {name} is relative but there is no data root"
             )
-        path = Path(data.root) / path
+        path = data_root(data) / path
     if not path.is_file():
         raise DataError(f"{path}: translated training data of {task.name} not found")
     if task.reader in SET_READERS:
