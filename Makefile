@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(VENV)/bin/xstilts demo --out $(DEMO_OUT)
 
 test: $(STAMP)
-	$(PY) -m pytest -q -rs tests
+	$(PY) -m pytest -q -rs --durations=15 tests
 
 # Benchmarks print a figure and a ratio against a baseline measured in the same run.
 bench-overhead: $(STAMP)
