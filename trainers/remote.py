@@ -95,7 +95,7 @@ def local_dir(path: str, cache: Path | None = None) -> str:
     tmp = root / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
     tmp.mkdir(parents=True)
     try:
-        pafs.copy_files(src, str(tmp), source_filesystem=fs, destination_filesystem=_local())
+        _copy_dir(fs, src, tmp)
         try:
             os.rename(tmp, final)
         except OSError:  # another worker of this node finished first: its copy is as good
@@ -151,6 +151,10 @@ def delete_dir(uri: str) -> None:
         fs.delete_dir(path)
 
 
+def _copy_dir(fs: pafs.FileSystem, src: str, dest: Path) -> None:
+    pafs.copy_files(src, str(dest), source_filesystem=fs, destination_filesystem=_local())
+
+
 def _fs_and_path(uri: str) -> tuple[pafs.FileSystem, str]:
     if is_uri(uri):
         return resolve(uri)
@@ -178,7 +182,7 @@ def fetched(path: str) -> Iterator[Path]:
         fs, src = resolve(path)
         if fs.get_file_info(src).type != pafs.FileType.Directory:
             raise FileNotFoundError(f"{path}: no such directory on storage")
-        pafs.copy_files(src, str(scratch), source_filesystem=fs, destination_filesystem=_local())
+        _copy_dir(fs, src, scratch)
         yield scratch
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
