@@ -25,8 +25,22 @@ def delta_grid(result: TargetResult) -> tuple[list[str], list[str], list[list[fl
 
 
 def write_heatmap(result: TargetResult, path: Path) -> Path:
-    """Draw the delta grid with a diverging colormap centred at 0, each square annotated."""
+    """One target's deltas, languages by intermediates, the average row set apart."""
     rows, columns, deltas = delta_grid(result)
+    title = f"{result.target}\nzero-shot {result.metric} − {BASELINE} (points)"
+    return draw_heatmap(rows, columns, deltas, title, path, split_last_row=True)
+
+
+def draw_heatmap(
+    rows: list[str],
+    columns: list[str],
+    deltas: list[list[float | None]],
+    title: str,
+    path: Path,
+    *,
+    split_last_row: bool = False,
+) -> Path:
+    """Draw a delta grid with a diverging colormap centred at 0, each square annotated."""
     grid = [[math.nan if d is None else 100 * d for d in row] for row in deltas]
     finite = [abs(v) for row in grid for v in row if not math.isnan(v)]
     # Symmetric limits keep 0 at the colormap's neutral middle; 1 point when all deltas are 0.
@@ -34,7 +48,7 @@ def write_heatmap(result: TargetResult, path: Path) -> Path:
     norm = Normalize(vmin=-limit, vmax=limit)
 
     # Agg directly (no pyplot): no global backend switch inside the CLI process that imports us.
-    # A floor on the width keeps the title whole when there is a single intermediate.
+    # A floor on the width keeps the title whole when there is a single column.
     width = max(4.5, 2.2 + 1.3 * len(columns))
     fig = Figure(figsize=(width, 1.6 + 0.42 * len(rows)), dpi=120)
     FigureCanvasAgg(fig)
@@ -50,8 +64,9 @@ def write_heatmap(result: TargetResult, path: Path) -> Path:
             ax.text(c, r, label, ha="center", va="center", fontsize=9, color=color)
     ax.set_xticks(range(len(columns)), labels=columns, rotation=30, ha="right")
     ax.set_yticks(range(len(rows)), labels=rows)
-    ax.axhline(len(rows) - 1.5, color="black", linewidth=1.0)  # sets the avg row apart
-    ax.set_title(f"{result.target}\nzero-shot {result.metric} − {BASELINE} (points)", fontsize=10)
+    if split_last_row:
+        ax.axhline(len(rows) - 1.5, color="black", linewidth=1.0)  # sets the avg row apart
+    ax.set_title(title, fontsize=10)
     fig.colorbar(image, ax=ax, label="delta (points)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

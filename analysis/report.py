@@ -13,8 +13,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis import sections
+from analysis.analyse import analyse
+from analysis.bootstrap import AVERAGE, Interval
+from analysis.export import write_csvs
 from analysis.heatmap import write_heatmap
+from analysis.html import write_html
 from analysis.intermediate import chosen_rounds
+from analysis.sections import ci_text, table
 from analysis.selection import (
     BASELINE,
     OPTIONAL_PHASES,
@@ -28,7 +34,7 @@ from analysis.selection import (
     points,
     trial_counts,
 )
-from analysis.xtreme_score import BenchmarkScore, benchmark_of, benchmark_score
+from analysis.xtreme_score import BenchmarkScore
 
 AT_CHANCE = "†"
 # Past this many targets the CLI summary names the first few and points at the report.
@@ -43,21 +49,13 @@ def heatmap_name(target: str) -> str:
     return "deltas-" + re.sub(r"[^A-Za-z0-9_.-]", "_", target) + ".png"
 
 
-def _table(header: list[str], rows: list[list[str]], *, text_columns: int = 1) -> list[str]:
-    """A markdown table: the leading text columns left-aligned, the number columns right-aligned."""
-    align = ["---"] * text_columns + ["---:"] * (len(header) - text_columns)
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
-
-
 def _header(frame: pd.DataFrame, out_dir: Path, results: list[TargetResult]) -> list[str]:
     sweeps = sorted(set(frame["sweep"]))
     lines = [f"# X-STILTs report: {', '.join(sweeps)}", ""]
     lines += [f"Results store: `{Path(out_dir) / 'results'}` ({len(frame)} rows).", ""]
     counts = trial_counts(frame)
     lines += ["## Trials per phase", ""]
-    lines += _table(["phase", "trials"], [[phase, str(counts.get(phase, 0))] for phase in PHASES])
+    lines += table(["phase", "trials"], [[phase, str(counts.get(phase, 0))] for phase in PHASES])
     notes = [_missing_phase_note(phase) for phase in PHASES if phase not in counts]
     reported = {r.target for r in results}
     trained = set(frame.loc[frame.phase == "target", "target"])
@@ -130,7 +128,7 @@ def _selection_section(results: list[TargetResult]) -> list[str]:
         "seeds",
         "en dev",
     ]
-    return lines + _table(header, rows, text_columns=4) + [""]
+    return lines + table(header, rows, text_columns=4) + [""]
 
 
 def _intermediate_section(frame: pd.DataFrame) -> list[str]:
@@ -157,13 +155,14 @@ def _intermediate_section(frame: pd.DataFrame) -> list[str]:
         for c in chosen
     ]
     header = ["intermediate", "trial", "members at that round", "trials", "round", "en dev"]
-    return lines + _table(header, rows, text_columns=3) + [""]
+    return lines + table(header, rows, text_columns=3) + [""]
 
 
 def _score_text(cell: Cell | None, delta: float | None) -> str:
     if cell is None:
         return "—"
-    text = pct(cell.value) + (AT_CHANCE if cell.at_chance else "")
+    spread = f" ± {pct(cell.std)}" if cell.std is not None else ""
+    text = pct(cell.value) + spread + (AT_CHANCE if cell.at_chance else "")
     return text + (f" ({points(delta)})" if delta is not None else "")
 
 
@@ -187,7 +186,7 @@ def _primary_table(result: TargetResult) -> list[str]:
         averages.append(
             text + (f" ({points(delta)})" if delta is not None and i != BASELINE else "")
         )
-    return _table(["language", *columns], [*rows, averages])
+    return table(["language", *columns], [*rows, averages])
 
 
 def _chance_notes(result: TargetResult) -> list[str]:
@@ -239,11 +238,38 @@ def _secondary_tables(result: TargetResult) -> list[str]:
             for lang in result.languages
         ]
         lines += [f"Secondary metric `{metric}` (%, no chance test):", ""]
-        lines += _table(["language", *result.intermediates], rows) + [""]
+        lines += table(["language", *result.intermediates], rows) + [""]
     return lines
 
 
-def _target_section(result: TargetResult, report_dir: Path) -> list[str]:
+def _interval_table(result: TargetResult, intervals: dict[tuple[str, str], Interval]) -> list[str]:
+    """Every delta of the primary table with its paired bootstrap 95% interval."""
+    metric, columns = result.metric, [i for i in result.intermediates if i != BASELINE]
+    lines = [
+        f"Deltas over `{BASELINE}` (points) with their 95% paired bootstrap interval over test "
+        f"examples; `{sections.SIGNIFICANT}` where it excludes zero. `no CI`: the evaluation "
+        "stored no per-example scores for that cell.",
+        "",
+    ]
+    rows = []
+    for lang in [*result.languages, AVERAGE]:
+        row = [lang if lang != AVERAGE else "**avg**"]
+        for i in columns:
+            delta = (
+                result.average_delta(metric, i)
+                if lang == AVERAGE
+                else result.delta(metric, i, lang)
+            )
+            found = intervals.get((i, lang))
+            low, high = (found.low, found.high) if found else (None, None)
+            row.append(ci_text(delta, low, high, found.significant if found else None))
+        rows.append(row)
+    return lines + table(["language", *columns], rows) + [""]
+
+
+def _target_section(
+    result: TargetResult, report_dir: Path, intervals: dict[tuple[str, str], Interval]
+) -> list[str]:
     metric = result.metric
     lines = [f"## {result.target}: zero-shot test {metric} (%)", ""]
     if result.unselectable:
@@ -257,7 +283,8 @@ def _target_section(result: TargetResult, report_dir: Path) -> list[str]:
     compares = result.has_baseline and len(result.intermediates) > 1
     delta_note = f"; in brackets, the delta over `{BASELINE}` in points" if compares else ""
     lines += [
-        f"Each cell is the selected configuration's score, mean over its seeds{delta_note}.",
+        "Each cell is the selected configuration's score, mean ± standard deviation over its "
+        f"seeds (no ± with one seed){delta_note}.",
         "",
     ]
     lines += _primary_table(result) + [""]
@@ -269,6 +296,8 @@ def _target_section(result: TargetResult, report_dir: Path) -> list[str]:
             "",
         ]
     lines += _chance_notes(result) + [""]
+    if compares:
+        lines += _interval_table(result, intervals)
     lines += _comparison_notes(result, report_dir) + [""]
     return lines + _secondary_tables(result)
 
@@ -289,7 +318,7 @@ def _benchmark_section(score: BenchmarkScore) -> list[str]:
         cells = [pct(v) if (v := score.scores[i].get(t)) is not None else "—" for t in score.tasks]
         overall = score.overall(i)
         rows.append([i, *cells, "—" if overall is None else f"**{pct(overall)}**"])
-    lines += _table(["intermediate", *score.tasks, "overall"], rows) + [""]
+    lines += table(["intermediate", *score.tasks, "overall"], rows) + [""]
     if score.missing or score.synthetic:
         missing = ", ".join(score.missing) if score.missing else "none"
         lines += [
@@ -302,12 +331,13 @@ def _benchmark_section(score: BenchmarkScore) -> list[str]:
 
 
 def write_report(out_dir: Path) -> Path:
-    """Write `<out>/report/report.md` and its heatmaps from the results store; returns the path."""
+    """Write `<out>/report/`: report.md, report.html (plots embedded), the PNGs and `csv/`,
+    all from the results store (and the per-example store for the intervals)."""
     out_dir = Path(out_dir)
     path = report_path(out_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Heatmaps of an earlier report may no longer apply (e.g. a target lost its baseline).
-    for stale in path.parent.glob("deltas-*.png"):
+    # Plots of an earlier report may no longer apply (e.g. a target lost its baseline).
+    for stale in path.parent.glob("*.png"):
         stale.unlink()
     frame = load_results(out_dir)
     if frame.empty:
@@ -317,18 +347,33 @@ def write_report(out_dir: Path) -> Path:
             f"The results store at `{out_dir / 'results'}` is empty: no trial has reported yet.",
         ]
     else:
-        results = collect(frame)
-        lines = _header(frame, out_dir, results)
-        lines += _intermediate_section(frame)
-        if any(r.selections for r in results):
-            lines += _selection_section(results)
-        score = benchmark_score(results, benchmark_of(out_dir))
-        if score is not None:
-            lines += _benchmark_section(score)
-        for result in results:
-            lines += _target_section(result, path.parent)
+        lines = _body(frame, out_dir, path.parent)
     path.write_text("\n".join(lines).rstrip() + "\n")
+    write_html(path, lines[0].lstrip("# "))
     return path
+
+
+def _body(frame: pd.DataFrame, out_dir: Path, report_dir: Path) -> list[str]:
+    found = analyse(out_dir)
+    results, score, tables = found.results, found.score, found.tables
+    write_csvs(report_dir / "csv", tables)
+    lines = _header(frame, out_dir, results)
+    lines += sections.main_section(
+        tables["main_table"], score.benchmark if score else None, report_dir
+    )
+    if score is not None:
+        lines += _benchmark_section(score)
+    lines += _intermediate_section(frame)
+    if any(r.selections for r in results):
+        lines += _selection_section(results)
+    lines += sections.groups_section(tables["language_groups"], tables["per_language"], report_dir)
+    lines += sections.gap_section(tables["transfer_gap"], report_dir)
+    lines += sections.similarity_section(tables["similarity"], report_dir)
+    lines += sections.robustness_section(tables["seed_spread"], tables["per_language"])
+    for result in results:
+        lines += _target_section(result, report_dir, found.intervals[result.target])
+    lines += [f"Tables as CSV: `{report_dir / 'csv'}` (one file per table, long format).", ""]
+    return lines
 
 
 def _best_line(result: TargetResult) -> str:

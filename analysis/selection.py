@@ -92,6 +92,7 @@ class Selection:
     seeds: int
     candidates: int  # finished configs it was chosen from
     hparams: dict[str, object]  # the hyper-parameters all its seeds share
+    trials: tuple[str, ...] = ()  # its seeds' trial ids, whose test examples the bootstrap reads
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ class Cell:
     value: float
     n_examples: int
     p_value: float | None  # against chance; None where chance is unknown or not tested
+    std: float | None = None  # sample standard deviation over seeds; None with one seed
+    seeds: int = 1
 
     @property
     def at_chance(self) -> bool:
@@ -248,14 +251,18 @@ def _cells(
     """Seed-mean test scores of one selected config, keyed (metric, intermediate, language)."""
     cells: dict[tuple[str, str, str], Cell] = {}
     grouped = rows.groupby(["metric", "language"]).agg(
-        value=("value", "mean"), n=("n_examples", "min")
+        value=("value", "mean"),
+        n=("n_examples", "min"),
+        std=("value", "std"),
+        seeds=("trial_id", "nunique"),
     )
     for (m, lang), row in grouped.iterrows():
         # The smallest n over seeds is the conservative one should seeds ever differ.
         n = int(row.n) if pd.notna(row.n) else 0
         tested = m == metric and chance is not None and 0.0 < chance < 1.0 and n > 0
         p = p_above_chance(float(row.value), chance, n) if tested else None
-        cells[(str(m), intermediate, str(lang))] = Cell(float(row.value), n, p)
+        std = float(row["std"]) if row.seeds > 1 and pd.notna(row["std"]) else None
+        cells[(str(m), intermediate, str(lang))] = Cell(float(row.value), n, p, std, int(row.seeds))
     return cells
 
 
@@ -304,6 +311,7 @@ def target_result(frame: pd.DataFrame, target: str) -> TargetResult:
             seeds=int(row.seeds),
             candidates=int(row.candidates),
             hparams={k: v for k, v in _shared_hparams(rows).items() if k in searched},
+            trials=tuple(sorted(set(rows.trial_id))),
         )
         cells.update(_cells(rows, intermediate, metric, chance))
 

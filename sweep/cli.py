@@ -66,8 +66,19 @@ def _parser() -> argparse.ArgumentParser:
     _add_dir(p)
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("report", help="write the markdown report of a sweep directory")
-    _add_dir(p)
+    p = sub.add_parser(
+        "report",
+        help="write the report of a sweep directory (report.md, report.html, csv/), "
+        "or with --compare two sweeps side by side",
+    )
+    _add_dir(p, optional=True)
+    p.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("DIR_A", "DIR_B"),
+        help="two sweep directories (or storage URIs) to compare; the comparison goes to --out "
+        "(default runs/compare-<A>-vs-<B>)",
+    )
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("tasks", help="list every task: roles, format, metric, languages, sources")
@@ -107,9 +118,11 @@ def _add_set(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_dir(p: argparse.ArgumentParser) -> None:
+def _add_dir(p: argparse.ArgumentParser, optional: bool = False) -> None:
     p.add_argument(
-        "dir", help="the sweep's output directory, or its storage URI (copied here first)"
+        "dir",
+        nargs="?" if optional else None,
+        help="the sweep's output directory, or its storage URI (copied here first)",
     )
     p.add_argument(
         "--out",
@@ -120,22 +133,32 @@ def _add_dir(p: argparse.ArgumentParser) -> None:
 
 def _sweep_dir(args) -> Path:
     """The local directory of the sweep `args.dir` names; a storage URI is copied there first."""
-    from sweep.storage import pull
     from trainers import remote
 
     if not remote.is_uri(args.dir):
         if args.out is not None:
             raise UsageError("--out: only with a storage URI (the sweep is copied into it)")
         return Path(args.dir)
-    local = args.out or Path("runs") / args.dir.split("?")[0].rstrip("/").rpartition("/")[2]
+    return _pulled(args.dir, args.out)
+
+
+def _pulled(uri: str, local: Path | None) -> Path:
+    """A copy of the sweep at storage `uri` in `local` (default runs/<name>)."""
+    from sweep.storage import pull
+
+    local = local or Path("runs") / _uri_name(uri)
     if local.exists() and not local.is_dir():
         raise UsageError(f"--out: {local} exists and is not a directory")
     try:
-        return pull(args.dir, local)
+        return pull(uri, local)
     except FileNotFoundError as err:
         raise UsageError(str(err)) from None
     except OSError as err:  # unreachable storage, missing credentials: pyarrow says which
-        raise UsageError(f"{args.dir}: cannot read the storage ({err})") from None
+        raise UsageError(f"{uri}: cannot read the storage ({err})") from None
+
+
+def _uri_name(uri: str) -> str:
+    return uri.split("?")[0].rstrip("/").rpartition("/")[2]
 
 
 def cmd_tasks(args) -> int:
@@ -289,9 +312,15 @@ def cmd_status(args) -> int:
 def cmd_report(args) -> int:
     from analysis.report import write_report
 
+    if args.compare:
+        return _compare(args)
+    if args.dir is None:
+        raise UsageError("report: give a sweep directory, or --compare DIR_A DIR_B")
     directory = _sweep_dir(args)
     _require_sweep_dir(directory)
-    print(f"report: {write_report(directory)}")
+    path = write_report(directory)
+    print(f"report: {path}")
+    print(f"html: {path.with_suffix('.html')}")
     return 0
 
 
@@ -302,3 +331,25 @@ def _require_sweep_dir(directory: Path) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _compare(args) -> int:
+    from analysis.compare import write_comparison
+    from trainers import remote
+
+    if args.dir is not None:
+        raise UsageError("report: give a sweep directory or --compare DIR_A DIR_B, not both")
+    sweeps = []
+    for given in args.compare:
+        directory = _pulled(given, None) if remote.is_uri(given) else Path(given)
+        try:
+            _require_sweep_dir(directory)
+        except UsageError as err:
+            raise UsageError(f"--compare: {err}") from None
+        sweeps.append(directory)
+    names = [_uri_name(g) if remote.is_uri(g) else Path(g).resolve().name for g in args.compare]
+    out = args.out or Path("runs") / f"compare-{names[0]}-vs-{names[1]}"
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {out} exists and is not a directory")
+    print(f"comparison: {write_comparison(sweeps[0], sweeps[1], out)}")
+    return 0

@@ -166,9 +166,10 @@ def test_selected_hyper_parameters_are_listed_without_the_per_seed_values(demo: 
 def test_the_printed_deltas_equal_hand_computed_values(demo: Path):
     report = write_report(demo).read_text()
     assert table_row(report, "language") == f"| language | none | {MNLI} |"
-    assert table_row(report, "en") == "| en | 81.0 | 83.0 (+2.0) |"
-    assert table_row(report, "qaa") == "| qaa | 61.0 | 66.0 (+5.0) |"
-    assert table_row(report, "qab") == "| qab | 51.0 | 55.0 (+4.0) |"
+    # Mean ± sample standard deviation over the two seeds: sd(0.80, 0.82) = 1.4 points.
+    assert table_row(report, "en") == "| en | 81.0 ± 1.4 | 83.0 ± 0.0 (+2.0) |"
+    assert table_row(report, "qaa") == "| qaa | 61.0 ± 1.4 | 66.0 ± 1.4 (+5.0) |"
+    assert table_row(report, "qab") == "| qab | 51.0 ± 1.4 | 55.0 ± 0.0 (+4.0) |"
     # none avg (81+61+51+34.1)/4 = 56.775; synth_mnli (83+66+55+46)/4 = 62.5; +5.725 points.
     assert table_row(report, "**avg**") == "| **avg** | **56.8** | **62.5** (+5.7) |"
 
@@ -180,13 +181,14 @@ def test_english_comes_first_then_the_other_languages_alphabetically(demo: Path)
         for line in report.splitlines()
         if line.split("|")[1:2] and line.split("|")[1].strip() in {"en", "qaa", "qab", "qac"}
     ]
-    assert order == ["en", "qaa", "qab", "qac"]
+    # The score table, then the table of deltas with their intervals, in the same order.
+    assert order == ["en", "qaa", "qab", "qac"] * 2
 
 
 def test_an_at_chance_cell_is_marked_and_named_in_the_footnote(demo: Path):
     report = write_report(demo).read_text()
     # qac under none: 34.1% against chance 1/3 over 300 examples, p ~ 0.41.
-    assert table_row(report, "qac") == "| qac | 34.1† | 46.0 (+11.9) |"
+    assert table_row(report, "qac") == "| qac | 34.1 ± 0.1† | 46.0 ± 1.4 (+11.9) |"
     assert "- qac under none: 34.1% is not above chance (33.3%, n=300, p=0.41)" in report
     assert report.count("is not above chance") == 1
 
@@ -212,7 +214,7 @@ def test_a_target_without_a_none_baseline_shows_scores_and_says_there_are_no_del
     report = write_report(tmp_path).read_text()
     assert "No `none` baseline" in report
     assert table_row(report, "qaa") == "| qaa | 66.0 |"
-    assert not list((tmp_path / "report").glob("*.png"))
+    assert not list((tmp_path / "report").glob("deltas-*.png"))
     assert any("no none baseline" in line for line in summary_lines(tmp_path))
 
 

@@ -1,0 +1,133 @@
+"""Paired bootstrap confidence intervals over test examples for every zero-shot delta.
+
+The evaluation stores, per test example, the sufficient statistics of each metric
+(`<out>/examples/`: a numerator and a denominator whose sums give the metric back: correct and
+1 for accuracy, 2·tp and |predicted| + |gold| for F1). Resampling the examples with replacement
+and recomputing the metric as a ratio of sums resamples the metric itself, micro-F1 included.
+
+Paired: an intermediate and the `none` baseline are scored on the same resample, so the
+interval is the one of their difference, which is much tighter than two separate intervals
+when both models get the same examples right. The statistic is the seed mean, as in the
+tables; the interval covers the test set's sampling, not the seeds (the ± column shows those).
+A language average resamples each language independently and averages the deltas.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from analysis.selection import BASELINE, TargetResult
+
+RESAMPLES = 1000
+LEVEL = 0.95
+AVERAGE = "avg"  # the key of a language average's interval
+EXAMPLE_COLUMNS = ("trial_id", "language", "metric", "example", "numerator", "denominator")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A delta (from the stored examples) and its bootstrap interval, as fractions."""
+
+    delta: float
+    low: float
+    high: float
+
+    @property
+    def significant(self) -> bool:
+        """The interval excludes zero."""
+        return self.low > 0 or self.high < 0
+
+
+def load_examples(out_dir: Path) -> pd.DataFrame:
+    """The per-example store, `<out>/examples` (empty when the sweep wrote none)."""
+    directory = Path(out_dir) / "examples"
+    if not directory.is_dir() or not any(directory.glob("*.parquet")):
+        return pd.DataFrame(columns=list(EXAMPLE_COLUMNS))
+    return pq.read_table(directory, columns=list(EXAMPLE_COLUMNS)).to_pandas()
+
+
+def _weights(target: str, language: str, n: int, resamples: int, seed: int) -> np.ndarray:
+    """How often each example is drawn in each resample, (resamples, n). Seeded by the target
+    and language, so an interval does not change when other cells join the report."""
+    key = zlib.crc32(f"{target}/{language}".encode())
+    rng = np.random.default_rng([seed, key])
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
+
+
+class Bootstrap:
+    """Intervals for one sweep's examples; `intervals(result)` for one target's cells."""
+
+    def __init__(self, examples: pd.DataFrame, *, resamples: int = RESAMPLES, seed: int = 0):
+        self.resamples, self.seed = resamples, seed
+        self.groups = {key: rows for key, rows in examples.groupby(["metric", "language"])}
+
+    def _stats(self, metric: str, language: str, trials: tuple[str, ...]):
+        """(numerators, denominators) as (seeds, examples) arrays in example order, or None
+        when a seed has no stored examples or the seeds disagree on the test set."""
+        rows = self.groups.get((metric, language))
+        if rows is None or not trials:
+            return None
+        rows = rows[rows.trial_id.isin(trials)]
+        if rows.trial_id.nunique() < len(trials):
+            return None
+        num = rows.pivot(index="trial_id", columns="example", values="numerator")
+        den = rows.pivot(index="trial_id", columns="example", values="denominator")
+        if num.isna().to_numpy().any():
+            return None
+        return num.to_numpy(np.float64), den.to_numpy(np.float64), tuple(num.columns)
+
+    def _distribution(self, weights: np.ndarray, stats) -> np.ndarray:
+        """The seed-mean metric under each resample."""
+        num, den, _ = stats
+        sums_num, sums_den = weights @ num.T, weights @ den.T
+        ratio = np.divide(sums_num, sums_den, out=np.zeros_like(sums_num), where=sums_den > 0)
+        return ratio.mean(axis=1)
+
+    def intervals(self, result: TargetResult) -> dict[tuple[str, str], Interval]:
+        """Per (intermediate, language) and (intermediate, "avg"), where the examples allow."""
+        metric = result.metric
+        if BASELINE not in result.selections:
+            return {}
+        out: dict[tuple[str, str], Interval] = {}
+        deltas: dict[str, dict[str, np.ndarray]] = {}
+        for lang in result.languages:
+            base = self._stats(metric, lang, result.selections[BASELINE].trials)
+            if base is None:
+                continue
+            weights = None
+            for inter, selection in result.selections.items():
+                if inter == BASELINE:
+                    continue
+                stats = self._stats(metric, lang, selection.trials)
+                if stats is None or stats[2] != base[2]:
+                    continue
+                if weights is None:
+                    weights = _weights(result.target, lang, len(base[2]), self.resamples, self.seed)
+                dist = self._distribution(weights, stats) - self._distribution(weights, base)
+                deltas.setdefault(inter, {})[lang] = dist
+                out[(inter, lang)] = _interval(_point(stats) - _point(base), dist)
+        shared = result.shared_languages(metric)
+        for inter, by_lang in deltas.items():
+            if shared and all(lang in by_lang for lang in shared):
+                dist = np.mean([by_lang[lang] for lang in shared], axis=0)
+                point = float(np.mean([out[(inter, lang)].delta for lang in shared]))
+                out[(inter, AVERAGE)] = _interval(point, dist)
+        return out
+
+
+def _point(stats) -> float:
+    num, den, _ = stats
+    sums = den.sum(axis=1)
+    return float(np.mean(np.divide(num.sum(axis=1), sums, where=sums > 0, out=np.zeros(len(sums)))))
+
+
+def _interval(point: float, dist: np.ndarray) -> Interval:
+    tail = 100 * (1 - LEVEL) / 2
+    low, high = np.percentile(dist, [tail, 100 - tail])
+    return Interval(point, float(low), float(high))
