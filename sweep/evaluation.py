@@ -1,7 +1,7 @@
 """The evaluation phases: retrieval targets on each intermediate configuration's encoder, and
 zero-shot evaluation of every finished target trial in every test language, started as each
-trial ends. Both run as Ray tasks that hold no training resources and write their rows to the
-results store."""
+trial ends. Both run as Ray tasks that hold no training resources and write their rows, and
+their per-example scores, to the results store."""
 
 from __future__ import annotations
 
@@ -67,15 +67,18 @@ def run_retrieval(ctx: Context, starts: dict[str, str]) -> None:
         defaults = {"phase": "retrieval", "task": task, "intermediate": inter, "target": task,
                     "config_id": f"retrieval,{inter},{task}", "seed": ctx.spec.seeds[0],
                     "rounds": 0, "state": DONE}  # fmt: skip
-        rows, complete = _record(ctx, ref, trial_id, task, defaults)
+        rows, examples, complete = _record(ctx, ref, trial_id, task, defaults)
         incomplete += not complete
-        store.write_rows(
-            ctx.out,
+        _write(
+            ctx,
+            f"zero_shot-{trial_id}",
             [
                 _retrieval_row(ctx, inter, task, r, starts[inter], time.monotonic() - started)
                 for r in rows
             ],
-            label=f"zero_shot-{trial_id}",
+            _example_columns(
+                ctx, examples, trial_id=trial_id, intermediate=inter, target=task, task=task
+            ),
         )
     set_phase(ctx.out, "retrieval", "done", trials=len(ctx.plan.retrieval), incomplete=incomplete)
 
@@ -106,7 +109,7 @@ def _run_evaluator(
     result = getattr(evaluate, name)(
         model_dir, task, tuple(languages), DataConfig(**data), run=run, **options
     )
-    return {"rows": result.rows, "errors": result.errors}
+    return {"rows": result.rows, "errors": result.errors, "examples": result.examples}
 
 
 def _run_options(ctx: Context, trial_id: str) -> dict:
@@ -124,10 +127,11 @@ def _run_options(ctx: Context, trial_id: str) -> dict:
     }
 
 
-def _record(ctx: Context, ref, trial_id: str, task: str, defaults: dict) -> tuple[list, bool]:
-    """The rows of a finished evaluation and whether it is complete; its outcome goes into the
-    trial's status (complete, or incomplete with the languages that failed and why) and a line
-    onto the console. An evaluation that failed as a whole gives no rows: the sweep goes on."""
+def _record(ctx: Context, ref, trial_id: str, task: str, defaults: dict) -> tuple[list, dict, bool]:
+    """The rows and per-example columns of a finished evaluation and whether it is complete;
+    its outcome goes into the trial's status (complete, or incomplete with the languages that
+    failed and why) and a line onto the console. An evaluation that failed as a whole gives no
+    rows: the sweep goes on."""
     import ray
 
     phase = defaults.get("phase", "zero_shot")
@@ -137,7 +141,7 @@ def _record(ctx: Context, ref, trial_id: str, task: str, defaults: dict) -> tupl
         cause = str(err).strip().splitlines()[-1][:300] if str(err).strip() else repr(err)
         update_trial(ctx.out, trial_id, defaults, zero_shot=FAILED, zero_shot_error=cause)
         ctx.echo(f"[{phase}] FAILED {trial_id}: {cause}")
-        return [], False
+        return [], {}, False
     errors = result["errors"]
     update_trial(
         ctx.out, trial_id, defaults,
@@ -151,7 +155,25 @@ def _record(ctx: Context, ref, trial_id: str, task: str, defaults: dict) -> tupl
     ctx.echo(f"[{phase}] {trial_id}: {scores}")
     for lang, error in sorted(errors.items()):
         ctx.echo(f"[{phase}] INCOMPLETE {trial_id}: {lang} not evaluated: {error}")
-    return result["rows"], not errors
+    return result["rows"], result.get("examples") or {}, not errors
+
+
+def _write(ctx: Context, label: str, rows: list[dict], examples: dict[str, list]) -> None:
+    """The per-example part first: resume skips an evaluation whose results part exists
+    (`store.has_part`), so a results part must imply its examples part."""
+    store.write_examples(ctx.out, examples, label=label)
+    store.write_rows(ctx.out, rows, label=label)
+
+
+def _example_columns(ctx: Context, examples: dict, **fields: str) -> dict[str, list]:
+    """An evaluation's per-example columns with the store's other columns (`fields`: trial_id,
+    intermediate, target, task) repeated on every row."""
+    n = len(examples.get("example", ()))
+    fields = {"sweep": ctx.spec.name, "split": ctx.spec.phases.evaluate.split, **fields}
+    return {
+        name: [fields[name]] * n if name in fields else list(examples.get(name, ()))
+        for name in store.EXAMPLE_SCHEMA.names
+    }
 
 
 def _retrieval_row(ctx: Context, inter: str, task: str, row: dict, source: str, seconds) -> dict:
@@ -253,18 +275,27 @@ class ZeroShot:
         )  # fmt: skip
 
     def _store(self, ref, trial: TrialPlan, round_: int, checkpoint: str, model_dir: str) -> None:
-        rows, complete = _record(self.ctx, ref, trial.trial_id(), trial.task, {})
+        trial_id = trial.trial_id()
+        rows, examples, complete = _record(self.ctx, ref, trial_id, trial.task, {})
         self.incomplete += not complete
-        store.write_rows(
-            self.ctx.out,
+        _write(
+            self.ctx,
+            f"zero_shot-{trial_id}",
             [
                 _eval_row(self.ctx, trial, r, round_, checkpoint, time.monotonic() - self.started)
                 for r in rows
             ],
-            label=f"zero_shot-{trial.trial_id()}",
+            _example_columns(
+                self.ctx,
+                examples,
+                trial_id=trial_id,
+                intermediate=trial.intermediate,
+                target=trial.task,
+                task=trial.task,
+            ),
         )
         # The checkpoint itself stays in Ray storage; its export served this evaluation only.
-        shutil.rmtree(self.ctx.handoff_dir("target", trial.trial_id()), ignore_errors=True)
+        shutil.rmtree(self.ctx.handoff_dir("target", trial_id), ignore_errors=True)
         remote.delete_dir(model_dir)
 
 

@@ -1,9 +1,10 @@
-"""The results store: one Parquet dataset under `<out>/results/`, a row per measured value.
+"""The results store: one Parquet dataset under `<out>/results/`, a row per measured value, and
+beside it `<out>/examples/`, a row per (evaluated value, test example) for bootstrapping.
 
 Each writer adds whole part files, written to a temporary name and renamed into place, so a
 crash never leaves a half-written file and readers only ever see complete parts. The store
 is readable in one line: `pyarrow.parquet.read_table("<out>/results")` or
-`pandas.read_parquet("<out>/results")`.
+`pandas.read_parquet("<out>/results")`, and the same for `<out>/examples`.
 """
 
 from __future__ import annotations
@@ -41,9 +42,32 @@ SCHEMA = pa.schema(
 )
 COLUMNS = tuple(SCHEMA.names)
 
+# A zero-shot value is sum(numerator) / sum(denominator) over its rows here, one row per test
+# example, so resampling examples resamples the value (a bootstrap confidence interval).
+EXAMPLE_SCHEMA = pa.schema(
+    [
+        ("sweep", pa.string()),
+        ("trial_id", pa.string()),
+        ("intermediate", pa.string()),
+        ("target", pa.string()),
+        ("task", pa.string()),
+        ("language", pa.string()),
+        ("split", pa.string()),
+        ("metric", pa.string()),  # the results row's metric
+        ("example", pa.int64()),  # the example's index in its gold file
+        ("numerator", pa.float64()),
+        ("denominator", pa.float64()),
+    ]
+)
+
 
 def results_dir(out_dir: Path) -> Path:
     return Path(out_dir) / "results"
+
+
+def examples_dir(out_dir: Path) -> Path:
+    # Beside results/, not in it: results/ is read as one dataset of one schema.
+    return Path(out_dir) / "examples"
 
 
 def part_label(label: str) -> str:
@@ -60,29 +84,71 @@ def write_rows(out_dir: Path, rows: Iterable[Mapping[str, object]], *, label: st
     if missing:
         raise ValueError(f"results rows lack columns: {sorted(set(missing))}")
     table = pa.Table.from_pylist([{c: r[c] for c in COLUMNS} for r in rows], schema=SCHEMA)
-    directory = results_dir(out_dir)
+    return _write_part(results_dir(out_dir), table, label)
+
+
+def write_examples(out_dir: Path, columns: Mapping[str, list], *, label: str) -> Path | None:
+    """Add one evaluation's per-example rows (`columns`: a list per EXAMPLE_SCHEMA column) as
+    one part file, replacing any earlier part of exactly `label`: an evaluation stored again
+    after a crash between its examples and its results must not count twice. None when empty."""
+    missing = sorted(set(EXAMPLE_SCHEMA.names) - set(columns))
+    if missing:
+        raise ValueError(f"example columns missing: {missing}")
+    lengths = {name: len(columns[name]) for name in EXAMPLE_SCHEMA.names}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"example columns differ in length: {lengths}")
+    if not lengths["example"]:
+        return None
+    table = pa.Table.from_pydict(
+        {name: columns[name] for name in EXAMPLE_SCHEMA.names}, schema=EXAMPLE_SCHEMA
+    )
+    final = _write_part(examples_dir(out_dir), table, label)
+    for earlier in _parts(examples_dir(out_dir), label):
+        if earlier != final:
+            earlier.unlink(missing_ok=True)
+    return final
+
+
+def _write_part(directory: Path, table: pa.Table, label: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"{part_label(label)}-{uuid.uuid4().hex[:8]}.parquet"
     tmp = directory / f".{final.name}.tmp"
-    pq.write_table(table, tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
+    try:
+        pq.write_table(table, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)  # a write that failed leaves nothing behind
     return final
+
+
+def _parts(directory: Path, label: str) -> list[Path]:
+    """The parts written under exactly `label`."""
+    if not directory.is_dir():
+        return []
+    return sorted(directory.glob(f"{part_label(label)}-{'?' * 8}.parquet"))
 
 
 def has_part(out_dir: Path, label: str) -> bool:
     """Whether a part was written under exactly `label`."""
-    directory = results_dir(out_dir)
-    return directory.is_dir() and any(directory.glob(f"{part_label(label)}-{'?' * 8}.parquet"))
+    return bool(_parts(results_dir(out_dir), label))
 
 
 def read_results(out_dir: Path, label: str = "") -> pa.Table:
     """Every complete part file (temporary files start with '.' and are ignored); with `label`,
     only the parts written under labels that start with it (one trial's, say)."""
-    directory = results_dir(out_dir)
+    return _read(results_dir(out_dir), SCHEMA, label)
+
+
+def read_examples(out_dir: Path, label: str = "") -> pa.Table:
+    """`read_results` for the per-example rows."""
+    return _read(examples_dir(out_dir), EXAMPLE_SCHEMA, label)
+
+
+def _read(directory: Path, schema: pa.Schema, label: str) -> pa.Table:
     pattern = f"{part_label(label)}*.parquet"
     parts = sorted(p for p in directory.glob(pattern)) if directory.is_dir() else []
     if not parts:
-        return SCHEMA.empty_table()
-    return pa.concat_tables(pq.read_table(p, schema=SCHEMA) for p in parts)
+        return schema.empty_table()
+    return pa.concat_tables(pq.read_table(p, schema=schema) for p in parts)

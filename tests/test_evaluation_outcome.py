@@ -48,9 +48,12 @@ def test_a_language_that_failed_marks_the_trial_incomplete_and_keeps_the_others(
     set_phase(tmp_path, "target", "done")
     update_trial(tmp_path, "t1", TRIAL, state="done")
     why = "/cache/features/synth_xnli/test-qab-k/part-00000.parquet: evaluation shard corrupt"
-    ref = ray.put({"rows": [row("en"), row("qaa")], "errors": {"qab": why}})
-    rows, complete = _record(ctx, ref, "t1", "synth_xnli", {})
+    examples = {"language": ["en", "qaa"], "metric": ["accuracy"] * 2, "example": [0, 0],
+                "numerator": [1.0, 0.0], "denominator": [1.0, 1.0]}  # fmt: skip
+    ref = ray.put({"rows": [row("en"), row("qaa")], "errors": {"qab": why}, "examples": examples})
+    rows, kept, complete = _record(ctx, ref, "t1", "synth_xnli", {})
     assert [r["language"] for r in rows] == ["en", "qaa"] and not complete
+    assert kept == examples  # the languages evaluated keep their per-example scores
     trial = read_status(tmp_path)["trials"]["t1"]
     assert trial["zero_shot"] == "incomplete" and trial["zero_shot_errors"] == {"qab": why}
     assert any(line.startswith("[zero_shot] INCOMPLETE t1: qab") for line in ctx.lines)
@@ -72,8 +75,8 @@ def test_an_evaluation_that_failed_as_a_whole_marks_the_trial_failed_and_returns
 
     ctx = context(tmp_path)
     update_trial(tmp_path, "t2", TRIAL, state="done")
-    rows, complete = _record(ctx, broken.remote(), "t2", "synth_xnli", {})
-    assert rows == [] and not complete
+    rows, examples, complete = _record(ctx, broken.remote(), "t2", "synth_xnli", {})
+    assert rows == [] and examples == {} and not complete
     trial = read_status(tmp_path)["trials"]["t2"]
     assert trial["zero_shot"] == "failed" and "head was trained for" in trial["zero_shot_error"]
 
@@ -83,7 +86,7 @@ def test_a_complete_evaluation_says_so(tmp_path):
 
     ctx = context(tmp_path)
     update_trial(tmp_path, "t3", TRIAL, state="done")
-    rows, complete = _record(ctx, ray.put({"rows": [row("en")], "errors": {}}), "t3", "x", {})
+    rows, _, complete = _record(ctx, ray.put({"rows": [row("en")], "errors": {}}), "t3", "x", {})
     assert complete and read_status(tmp_path)["trials"]["t3"]["zero_shot"] == "complete"
 
 

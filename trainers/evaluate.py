@@ -5,6 +5,7 @@ Each (task, split, language) is read from its evaluation shards (`trainers.shard
 first use), all the languages stream through one prediction run (a Ray Data actor pool, or the
 plain loop), and each language is scored over every example. A language whose data or shards
 are missing or damaged is reported in `Evaluation.errors` and the others are still scored.
+Each score also comes per example (`Evaluation.examples`), so a report can resample examples.
 """
 
 from __future__ import annotations
@@ -20,19 +21,26 @@ from trainers.data.examples import DataError
 from trainers.data.source import data_root, load_examples, local_paths, resolve_labels
 from trainers.eval_pipeline import ActorPool, run_plain, run_ray
 from trainers.formats import get_format
-from trainers.formats.retrieval import score_retrieval
+from trainers.formats.base import ExampleStats, ratios
+from trainers.formats.retrieval import retrieval_scores
 from trainers.predictors import EncoderPredictor, TaskPredictor, decode_predictions
 from trainers.remote import local_dir
 from trainers.tasks import Task, get_task
 
+EXAMPLE_COLUMNS = ("language", "metric", "example", "numerator", "denominator")
+
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Rows of (language, metric, value, n_examples), and per language that could not be
-    evaluated, the one-line reason (the file that was missing or damaged)."""
+    """Rows of (language, metric, value, n_examples); per language that could not be evaluated,
+    the one-line reason (the file that was missing or damaged); and `examples`, columns of
+    EXAMPLE_COLUMNS: per (language, metric) one numerator and denominator per example (its
+    index in the gold file), whose sums' ratio is the row's value (see `Format.example_stats`).
+    """
 
     rows: list[dict]
     errors: dict[str, str] = field(default_factory=dict)
+    examples: dict[str, list] = field(default_factory=lambda: {c: [] for c in EXAMPLE_COLUMNS})
 
     def complete(self) -> bool:
         return not self.errors
@@ -101,18 +109,19 @@ def zero_shot(
     )  # fmt: skip
     sets = [s for _, s in prepared.values()]
     outputs = run.predict(sets, TaskPredictor, kwargs, f"zero_shot-{task.name}") if sets else {}
-    rows = []
+    rows, columns = [], {c: [] for c in EXAMPLE_COLUMNS}
     for lang, (examples, shard_set) in prepared.items():
         features = shards.read_rows(shard_set)
         predictions = decode_predictions(outputs[shard_set.key]["prediction"])
-        scores = fmt.score(task, examples, features, predictions, language=lang)
-        rows.extend(_rows(lang, scores, len(examples)))
+        stats = fmt.example_stats(task, examples, features, predictions, language=lang)
+        rows.extend(_rows(lang, ratios(stats), len(examples)))
+        _add_examples(columns, lang, stats)
         if run.predictions:
             from trainers.prediction_files import prediction_name, write_predictions
 
             path = Path(run.predictions) / task.name / prediction_name(task, split, lang)
             write_predictions(task, lang, examples, features, predictions, path, fmt)
-    return Evaluation(rows, errors)
+    return Evaluation(rows, errors, columns)
 
 
 def retrieval(
@@ -163,16 +172,19 @@ def retrieval(
     def scores(lang, which, threshold=None):
         retrieval_set, queries, candidates = prepared[lang, which]
         query_emb, cand_emb = (_tensor(outputs[s.key]["embedding"]) for s in (queries, candidates))
-        metrics = score_retrieval(task.reader, query_emb, cand_emb, retrieval_set, threshold)
-        return metrics, retrieval_set, query_emb, cand_emb
+        metrics, stats = retrieval_scores(
+            task.reader, query_emb, cand_emb, retrieval_set, threshold
+        )
+        return metrics, stats, retrieval_set, query_emb, cand_emb
 
-    rows = []
+    rows, columns = [], {c: [] for c in EXAMPLE_COLUMNS}
     for lang in languages:
         if lang in errors:
             continue
         threshold = scores(lang, "dev")[0]["threshold"] if len(splits) == 2 else None
-        metrics, retrieval_set, query_emb, cand_emb = scores(lang, split, threshold)
+        metrics, stats, retrieval_set, query_emb, cand_emb = scores(lang, split, threshold)
         rows.extend(_rows(lang, metrics, len(retrieval_set.query_ids)))
+        _add_examples(columns, lang, stats)
         if run.predictions:
             from trainers.prediction_files import prediction_name, write_retrieval_predictions
 
@@ -181,7 +193,7 @@ def retrieval(
                 task.reader, retrieval_set, query_emb, cand_emb, path,
                 threshold=metrics.get("threshold"),
             )  # fmt: skip
-    return Evaluation(rows, errors)
+    return Evaluation(rows, errors, columns)
 
 
 def retrieval_layer(task: Task, model_dir: Path) -> int:
@@ -257,3 +269,13 @@ def _rows(lang: str, scores: dict, n_examples: int) -> list[dict]:
         {"language": lang, "metric": metric, "value": float(value), "n_examples": n_examples}
         for metric, value in scores.items()
     ]
+
+
+def _add_examples(columns: dict[str, list], lang: str, stats: ExampleStats) -> None:
+    for metric, (numerators, denominators) in stats.items():
+        n = len(numerators)
+        columns["language"].extend([lang] * n)
+        columns["metric"].extend([metric] * n)
+        columns["example"].extend(range(n))
+        columns["numerator"].extend(numerators)
+        columns["denominator"].extend(denominators)

@@ -13,6 +13,9 @@ from trainers.tasks.registry import Task
 Feature = dict[str, Any]
 Batch = dict[str, torch.Tensor]
 IGNORE = -100
+# Per metric, one (numerator, denominator) per example: the metric is sum(num) / sum(den), so
+# resampling examples (a bootstrap) resamples the metric.
+ExampleStats = dict[str, tuple[list[float], list[float]]]
 
 
 class Format(Protocol):
@@ -42,6 +45,27 @@ class Format(Protocol):
     ) -> dict[str, float]:
         """Metrics over all examples, from one prediction per feature. `language` is the
         language of `examples`: some metrics normalise text per language (MLQA)."""
+
+    def example_stats(
+        self,
+        task: Task,
+        examples: Sequence,
+        features: Sequence[Feature],
+        predictions: Sequence[Any],
+        language: str = "en",
+    ) -> ExampleStats:
+        """`score`'s metrics as per-example sums, one entry per example in `examples`' order
+        (never per feature or window): `ratios` of the result is `score`'s result."""
+
+
+def ratios(stats: ExampleStats) -> dict[str, float]:
+    """Each metric as sum(numerators) / sum(denominators). Nothing to count (no entity predicted
+    or gold, say) scores 0, as seqeval's and BUCC's F1 do."""
+    out = {}
+    for metric, (num, den) in stats.items():
+        total = sum(den)
+        out[metric] = sum(num) / total if total else 0.0
+    return out
 
 
 def pad_ids(seqs: Sequence[Sequence[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:

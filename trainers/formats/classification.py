@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from trainers.data.examples import ClassificationExample
-from trainers.formats.base import Batch, Feature, pad_ids
+from trainers.formats.base import Batch, ExampleStats, Feature, pad_ids, ratios
 from trainers.tasks.registry import Task
 
 
@@ -70,5 +70,17 @@ class ClassificationFormat:
     def score(
         self, task, examples, features, predictions, language: str = "en"
     ) -> dict[str, float]:
-        correct = sum(int(p == f["label"]) for f, p in zip(features, predictions, strict=True))
-        return {"accuracy": correct / len(features)}
+        return ratios(self.example_stats(task, examples, features, predictions, language))
+
+    def example_stats(
+        self, task, examples, features, predictions, language: str = "en"
+    ) -> ExampleStats:
+        return accuracy_stats(len(examples), features, predictions)
+
+
+def accuracy_stats(n_examples: int, features: Sequence[Feature], predictions) -> ExampleStats:
+    """{"accuracy": (correct, 1) per example}, for formats with one feature per example."""
+    correct = [0.0] * n_examples
+    for feature, prediction in zip(features, predictions, strict=True):
+        correct[feature["example"]] = float(prediction == feature["label"])
+    return {"accuracy": (correct, [1.0] * n_examples)}

@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from trainers.data.examples import MultipleChoiceExample
-from trainers.formats.base import Batch, Feature, pad_ids
-from trainers.formats.classification import PooledClassifier
+from trainers.formats.base import Batch, ExampleStats, Feature, pad_ids, ratios
+from trainers.formats.classification import PooledClassifier, accuracy_stats
 from trainers.tasks.registry import Task
 
 
@@ -98,8 +98,12 @@ class MultipleChoiceFormat:
     def score(
         self, task, examples, features, predictions, language: str = "en"
     ) -> dict[str, float]:
-        correct = sum(int(p == f["label"]) for f, p in zip(features, predictions, strict=True))
-        return {"accuracy": correct / len(features)}
+        return ratios(self.example_stats(task, examples, features, predictions, language))
+
+    def example_stats(
+        self, task, examples, features, predictions, language: str = "en"
+    ) -> ExampleStats:
+        return accuracy_stats(len(examples), features, predictions)
 
 
 def _encode_keeping_choices(

@@ -22,6 +22,8 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
+from trainers.formats.base import ExampleStats, ratios
+
 NORMALIZATIONS = ("squad", "mlqa")
 
 _SQUAD_PUNCT = frozenset(string.punctuation)
@@ -123,13 +125,25 @@ def qa_scores(
     language: str = "en",
 ) -> dict[str, float]:
     """{"exact", "f1"}: per question the max over its gold answers, then the mean."""
+    return ratios(qa_stats(predictions, golds, normalization, language))
+
+
+def qa_stats(
+    predictions: Sequence[str],
+    golds: Sequence[Sequence[str]],
+    normalization: str = "squad",
+    language: str = "en",
+) -> ExampleStats:
+    """Per question, its exact match and F1 (each the max over its gold answers) over 1: the
+    metrics are means over questions."""
     if len(predictions) != len(golds):
         raise ValueError(f"{len(predictions)} predictions for {len(golds)} questions")
     if not golds:
         raise ValueError("no questions to score")
-    exact = f1 = 0.0
+    exact, f1 = [], []
     for prediction, answers in zip(predictions, golds, strict=True):
         answers = [a for a in answers if answer_tokens(a, normalization, language)] or [""]
-        exact += max(exact_match(prediction, a, normalization, language) for a in answers)
-        f1 += max(token_f1(prediction, a, normalization, language) for a in answers)
-    return {"exact": exact / len(golds), "f1": f1 / len(golds)}
+        exact.append(max(exact_match(prediction, a, normalization, language) for a in answers))
+        f1.append(max(token_f1(prediction, a, normalization, language) for a in answers))
+    ones = [1.0] * len(golds)
+    return {"exact": (exact, ones), "f1": (f1, list(ones))}

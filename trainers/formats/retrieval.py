@@ -9,7 +9,8 @@ BUCC follows XTREME's and LASER's mining: k nearest neighbours both ways, the ra
 cos(x, y) / ((mean_k cos(x, .) + mean_k cos(., y)) / 2), each sentence's best candidate in both
 directions, one-to-one greedy matching by descending margin. The margin threshold is chosen on
 a dev/gold split (best F1) and applied unchanged to test: choosing it on test gold inflates F1.
-All scores are fractions in [0, 1].
+All scores are fractions in [0, 1], and each is also given per query (`retrieval_scores`), so a
+report can resample the queries.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import NamedTuple
 import torch
 
 from trainers.data.examples import RetrievalSet
-from trainers.formats.base import pad_ids
+from trainers.formats.base import ExampleStats, pad_ids, ratios
 from trainers.formats.classification import pool
 
 KINDS = ("bucc", "tatoeba", "lareqa", "mewslix")
@@ -200,21 +201,45 @@ def bucc_f1(
     return precision, recall, 2 * precision * recall / (precision + recall)
 
 
+def bucc_stats(
+    pairs: Sequence[tuple[str, str, float]], retrieval_set: RetrievalSet, threshold: float
+) -> ExampleStats:
+    """`bucc_f1` per source sentence (query), for the pairs whose margin is at least
+    `threshold`: "f1" as (2 x right pairs, kept pairs + gold pairs), since F1 is
+    2TP / (|kept| + |gold|), "precision" as (right, kept) and "recall" as (right, gold)."""
+    row = {q: i for i, q in enumerate(retrieval_set.query_ids)}
+    unknown = set(retrieval_set.gold) - set(row)
+    if unknown:
+        raise ValueError(f"{len(unknown)} gold sources are not queries, e.g. {min(unknown)}")
+    n = len(row)
+    kept, right = [0.0] * n, [0.0] * n
+    gold = [float(len(retrieval_set.gold.get(q, ()))) for q in retrieval_set.query_ids]
+    for s, t, score in pairs:
+        if score >= threshold:
+            kept[row[s]] += 1.0
+            right[row[s]] += float(t in retrieval_set.gold.get(s, ()))
+    return {
+        "f1": ([2.0 * r for r in right], [k + g for k, g in zip(kept, gold, strict=True)]),
+        "precision": (right, kept),
+        "recall": (right, gold),
+    }
+
+
 def _ranked(query_emb, cand_emb, gold: Sequence[Collection[int]], k: int):
-    """Top-k candidate indices of the queries that have a gold candidate (others are not
-    scored: there is nothing to find), with their gold sets."""
+    """The positions of the queries that have a gold candidate (others are not scored: there
+    is nothing to find), their top-k candidate indices and their gold sets."""
     asked = [i for i, g in enumerate(gold) if g]
     if not asked:
         raise ValueError("no query has a gold candidate")
     _, top = knn(query_emb[asked], cand_emb, k)
-    return top.tolist(), [gold[i] for i in asked]
+    return asked, top.tolist(), [gold[i] for i in asked]
 
 
 def top1_accuracy(
     query_emb: torch.Tensor, cand_emb: torch.Tensor, gold: Sequence[Collection[int]]
 ) -> float:
     """Share of queries whose nearest candidate is a gold one (Tatoeba)."""
-    top, golds = _ranked(query_emb, cand_emb, gold, 1)
+    _, top, golds = _ranked(query_emb, cand_emb, gold, 1)
     return sum(t[0] in g for t, g in zip(top, golds, strict=True)) / len(golds)
 
 
@@ -239,7 +264,7 @@ def map_at_k(
     k: int = 20,
 ) -> float:
     """Mean average precision at k (LAReQA, Mewsli-X); gold holds candidate indices."""
-    top, golds = _ranked(query_emb, cand_emb, gold, k)
+    _, top, golds = _ranked(query_emb, cand_emb, gold, k)
     return sum(average_precision(t, g, k) for t, g in zip(top, golds, strict=True)) / len(golds)
 
 
@@ -250,7 +275,7 @@ def mrr_at_k(
     k: int = 20,
 ) -> float:
     """Mean reciprocal rank of the first gold candidate within the top k (0 if none)."""
-    top, golds = _ranked(query_emb, cand_emb, gold, k)
+    _, top, golds = _ranked(query_emb, cand_emb, gold, k)
     return sum(reciprocal_rank(t, g, k) for t, g in zip(top, golds, strict=True)) / len(golds)
 
 
@@ -280,22 +305,47 @@ def score_retrieval(
     scoring test; `threshold=None` chooses it on `retrieval_set` itself, which is right for
     dev only.
     """
+    return retrieval_scores(kind, query_emb, cand_emb, retrieval_set, threshold)[0]
+
+
+def retrieval_scores(
+    kind: str,
+    query_emb: torch.Tensor,
+    cand_emb: torch.Tensor,
+    retrieval_set: RetrievalSet,
+    threshold: float | None = None,
+) -> tuple[dict[str, float], ExampleStats]:
+    """`score_retrieval`'s metrics and their stats per query, in `query_ids` order, from one
+    search (Mewsli-X's pool has a million candidates: it is searched once).
+
+    A query with no gold candidate is not scored and counts (0, 0). BUCC's "threshold" has no
+    stats: it is a setting chosen on dev, the same for every sentence, not a sum over them.
+    """
     if kind == "bucc":
         pairs = mine_bucc(query_emb, cand_emb, retrieval_set.query_ids, retrieval_set.candidate_ids)
         if threshold is None:
             threshold = best_threshold(pairs, retrieval_set.gold)
-        precision, recall, f1 = bucc_f1(pairs, retrieval_set.gold, threshold)
-        return {"f1": f1, "precision": precision, "recall": recall, "threshold": threshold}
+        stats = bucc_stats(pairs, retrieval_set, threshold)
+        return {**ratios(stats), "threshold": threshold}, stats
+    if kind not in KINDS:
+        raise ValueError(f"unknown retrieval kind {kind!r}; known: {KINDS}")
     gold = gold_indices(retrieval_set)
+    k = 1 if kind == "tatoeba" else 20
+    asked, top, golds = _ranked(query_emb, cand_emb, gold, k)
+    ranked = list(zip(top, golds, strict=True))
     if kind == "tatoeba":
-        return {"accuracy": top1_accuracy(query_emb, cand_emb, gold)}
-    if kind == "lareqa":
-        return {"map@20": map_at_k(query_emb, cand_emb, gold, 20)}
+        per_query = {"accuracy": [float(t[0] in g) for t, g in ranked]}
+    else:
+        per_query = {"map@20": [average_precision(t, g, k) for t, g in ranked]}
     if kind == "mewslix":
-        top, golds = _ranked(query_emb, cand_emb, gold, 20)
-        pairs = list(zip(top, golds, strict=True))
-        return {
-            "map@20": sum(average_precision(t, g, 20) for t, g in pairs) / len(pairs),
-            "mrr@20": sum(reciprocal_rank(t, g, 20) for t, g in pairs) / len(pairs),
-        }
-    raise ValueError(f"unknown retrieval kind {kind!r}; known: {KINDS}")
+        per_query["mrr@20"] = [reciprocal_rank(t, g, k) for t, g in ranked]
+    stats = {m: _scatter(values, asked, len(gold)) for m, values in per_query.items()}
+    return ratios(stats), stats
+
+
+def _scatter(values: list[float], asked: list[int], n: int) -> tuple[list[float], list[float]]:
+    """(value, 1) at each asked query's position, (0, 0) at the others'."""
+    num, den = [0.0] * n, [0.0] * n
+    for i, value in zip(asked, values, strict=True):
+        num[i], den[i] = value, 1.0
+    return num, den

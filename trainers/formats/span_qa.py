@@ -27,8 +27,8 @@ import torch
 from torch import nn
 
 from trainers.data.examples import SpanQAExample
-from trainers.formats.base import Batch, Feature, pad_ids
-from trainers.formats.qa_metrics import NORMALIZATIONS, qa_scores
+from trainers.formats.base import Batch, ExampleStats, Feature, pad_ids, ratios
+from trainers.formats.qa_metrics import NORMALIZATIONS, qa_stats
 from trainers.tasks.registry import Task
 
 CLS = 0
@@ -200,9 +200,20 @@ class SpanQAFormat:
         predictions: Sequence[dict],
         language: str = "en",
     ) -> dict[str, float]:
+        return ratios(self.example_stats(task, examples, features, predictions, language))
+
+    def example_stats(
+        self,
+        task: Task,
+        examples: Sequence[SpanQAExample],
+        features: Sequence[Feature],
+        predictions: Sequence[dict],
+        language: str = "en",
+    ) -> ExampleStats:
+        """Per question (not per window): its answer is already the best over its windows."""
         texts = self.answers(examples, features, predictions)
         golds = [[a.text for a in e.answers] for e in examples]
-        return qa_scores(texts, golds, self.normalization, language)
+        return qa_stats(texts, golds, self.normalization, language)
 
     def answers(
         self,

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from trainers.data.examples import TaggingExample
-from trainers.formats.base import IGNORE, Batch, Feature, pad_ids
+from trainers.formats.base import IGNORE, Batch, ExampleStats, Feature, pad_ids, ratios
 from trainers.tasks.registry import Task
 
 
@@ -100,28 +100,49 @@ class TaggingFormat:
     def score(
         self, task, examples, features, predictions, language: str = "en"
     ) -> dict[str, float]:
+        return ratios(self.example_stats(task, examples, features, predictions, language))
+
+    def example_stats(
+        self, task, examples, features, predictions, language: str = "en"
+    ) -> ExampleStats:
         predicted: list[list[str | None]] = [[None] * len(e.tokens) for e in examples]
         for feature, tags in zip(features, predictions, strict=True):
             for word, tag in zip(feature["words"], tags, strict=True):
                 predicted[feature["example"]][word] = task.labels[tag]
         if any(tag is None for sent in predicted for tag in sent):
             raise AssertionError("a word was never predicted: the windows must cover every word")
-        return tagging_scores([list(e.tags) for e in examples], predicted)
+        return tagging_stats([list(e.tags) for e in examples], predicted)
 
 
 def tagging_scores(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> dict:
     """{"f1": seqeval's span F1, "token_accuracy"} over every word of every sentence."""
-    total = sum(len(s) for s in gold)
-    correct = sum(
-        p == g for ps, gs in zip(predicted, gold, strict=True) for p, g in zip(ps, gs, strict=True)
-    )
+    return ratios(tagging_stats(gold, predicted))
+
+
+def tagging_stats(
+    gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]
+) -> ExampleStats:
+    """Per sentence, "f1" as (2 x correct chunks, predicted + gold chunks), since micro F1 is
+    2TP / (|pred| + |gold|), and "token_accuracy" as (correct words, words).
+
+    Chunks are seqeval's own (`get_entities`, its default conlleval-compatible mode), so the
+    sums give seqeval's `f1_score` over all sentences: it never lets a chunk cross sentences.
+    """
     # Imported here: seqeval pulls in scikit-learn (~1.5 s), which every Ray worker would
     # otherwise pay at start-up whatever its task.
-    from seqeval.metrics import f1_score
+    from seqeval.metrics.sequence_labeling import get_entities
 
+    f1_num, f1_den, correct, words = [], [], [], []
     with warnings.catch_warnings():
         # seqeval warns that UPOS tags are not IOB entity tags; XTREME scores POS with it
         # all the same (each run of one tag is a chunk), and so do we, for comparability.
         warnings.simplefilter("ignore", UserWarning)
-        f1 = float(f1_score([list(s) for s in gold], [list(s) for s in predicted]))
-    return {"f1": f1, "token_accuracy": correct / total}
+        for gs, ps in zip(gold, predicted, strict=True):
+            if len(gs) != len(ps):
+                raise ValueError(f"{len(ps)} predicted tags for a sentence of {len(gs)} words")
+            true_chunks, pred_chunks = set(get_entities(list(gs))), set(get_entities(list(ps)))
+            f1_num.append(2.0 * len(true_chunks & pred_chunks))
+            f1_den.append(float(len(true_chunks) + len(pred_chunks)))
+            correct.append(float(sum(p == g for p, g in zip(ps, gs, strict=True))))
+            words.append(float(len(gs)))
+    return {"f1": (f1_num, f1_den), "token_accuracy": (correct, words)}
