@@ -49,7 +49,11 @@ def load_examples(out_dir: Path) -> pd.DataFrame:
     directory = Path(out_dir) / "examples"
     if not directory.is_dir() or not any(directory.glob("*.parquet")):
         return pd.DataFrame(columns=list(EXAMPLE_COLUMNS))
-    return pq.read_table(directory, columns=list(EXAMPLE_COLUMNS)).to_pandas()
+    # Strings as dictionaries: a paper-scale store has tens of millions of rows that repeat a
+    # few hundred trial ids and a few dozen languages.
+    keys = ["trial_id", "language", "metric"]
+    table = pq.read_table(directory, columns=list(EXAMPLE_COLUMNS), read_dictionary=keys)
+    return table.to_pandas()
 
 
 def _weights(target: str, language: str, n: int, resamples: int, seed: int) -> np.ndarray:
@@ -65,7 +69,8 @@ class Bootstrap:
 
     def __init__(self, examples: pd.DataFrame, *, resamples: int = RESAMPLES, seed: int = 0):
         self.resamples, self.seed = resamples, seed
-        self.groups = {key: rows for key, rows in examples.groupby(["metric", "language"])}
+        grouped = examples.groupby(["metric", "language"], observed=True)
+        self.groups = {(str(m), str(lang)): rows for (m, lang), rows in grouped}
 
     def _stats(self, metric: str, language: str, trials: tuple[str, ...]):
         """(numerators, denominators) as (seeds, examples) arrays in example order, or None
@@ -73,7 +78,7 @@ class Bootstrap:
         rows = self.groups.get((metric, language))
         if rows is None or not trials:
             return None
-        rows = rows[rows.trial_id.isin(trials)]
+        rows = rows[rows.trial_id.isin(trials)].astype({"trial_id": str})
         if rows.trial_id.nunique() < len(trials):
             return None
         num = rows.pivot(index="trial_id", columns="example", values="numerator")
@@ -100,7 +105,7 @@ class Bootstrap:
             base = self._stats(metric, lang, result.selections[BASELINE].trials)
             if base is None:
                 continue
-            weights = None
+            weights = baseline = None
             for inter, selection in result.selections.items():
                 if inter == BASELINE:
                     continue
@@ -109,7 +114,8 @@ class Bootstrap:
                     continue
                 if weights is None:
                     weights = _weights(result.target, lang, len(base[2]), self.resamples, self.seed)
-                dist = self._distribution(weights, stats) - self._distribution(weights, base)
+                    baseline = self._distribution(weights, base)
+                dist = self._distribution(weights, stats) - baseline
                 deltas.setdefault(inter, {})[lang] = dist
                 out[(inter, lang)] = _interval(_point(stats) - _point(base), dist)
         shared = result.shared_languages(metric)

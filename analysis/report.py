@@ -412,4 +412,5 @@ def summary_lines(out_dir: Path) -> list[str]:
     lines += [_best_line(r) for r in shown]
     if len(shown) < len(results):
         lines.append(f"... and {len(results) - len(shown)} more targets in the report")
-    return lines + [where]
+    page = path.with_suffix(".html")
+    return lines + [where] + ([f"html: {page}"] if page.exists() else [])

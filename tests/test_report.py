@@ -274,7 +274,7 @@ def test_summary_lines_name_the_best_intermediate_and_its_gain_over_none(demo: P
     assert 3 <= len(lines) <= 6
     assert lines[0] == "sweep demo: 1 intermediate, 7 target, 6 zero_shot trials"
     assert lines[1] == f"{XNLI}: best intermediate {MNLI}, avg accuracy 62.5% (+5.7 over none)"
-    assert lines[-1] == f"report: {path}"
+    assert lines[-2:] == [f"report: {path}", f"html: {path.with_suffix('.html')}"]
 
 
 def test_zero_shot_rows_without_english_dev_rows_are_named_not_selected(tmp_path: Path):
