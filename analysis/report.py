@@ -400,6 +400,8 @@ def summary_lines(out_dir: Path) -> list[str]:
     if frame.empty:
         return ["results store is empty: nothing to report", where]
     counts = trial_counts(frame)
+    if not counts:  # only the similarity rows written before the first trial: no trials yet
+        return ["no trial has reported yet: nothing to report", where]
     lines = [
         f"sweep {', '.join(sorted(set(frame['sweep'])))}: "
         + ", ".join(f"{n} {phase}" for phase, n in counts.items())

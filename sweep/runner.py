@@ -25,6 +25,7 @@ from sweep.resume import backfill, finished_trials, history, sampled_before
 from sweep.reuse import ReuseIndex
 from sweep.reusing import found, sweep_keys, take
 from sweep.search import GroupedSearch, total_trials
+from sweep.similarity import run_similarity
 from sweep.spec import NONE, SweepSpec
 from sweep.storage import Mirror, sweep_storage
 from sweep.tune_driver import GroupedASHA, make_tuner
@@ -99,6 +100,7 @@ def run_sweep(
         mirror.start()
     try:
         start = _run_pretrain(ctx)
+        run_similarity(ctx, start)
         starts = {NONE: start, **_run_intermediate(ctx, start)}
         run_retrieval(ctx, starts)
         zero_shot = ZeroShot(ctx)

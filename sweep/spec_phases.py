@@ -207,6 +207,12 @@ class EvaluateSpec(Frozen):
         description="where tokenised evaluation shards are kept and reused across sweeps "
         "(default: $XSTILTS_CACHE/eval-shards)",
     )
+    similarity_examples: int = Field(
+        256,
+        ge=0,
+        description="English examples per task whose mean-pooled representations under the "
+        "starting encoder give each (intermediate, target) pair's similarity (0: not computed)",
+    )
 
 
 class PhasesSpec(Frozen):

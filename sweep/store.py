@@ -20,14 +20,14 @@ import pyarrow.parquet as pq
 SCHEMA = pa.schema(
     [
         ("sweep", pa.string()),  # the spec's name
-        ("phase", pa.string()),  # pretrain | intermediate | target | zero_shot
+        ("phase", pa.string()),  # pretrain | similarity | intermediate | target | zero_shot
         ("trial_id", pa.string()),  # stable id of the trial within the sweep
         ("config_id", pa.string()),  # the trial's configuration without the seed
         ("intermediate", pa.string()),  # intermediate task or "none" ("" in phase pretrain)
         ("target", pa.string()),  # target task ("" before the target phase)
         ("task", pa.string()),  # the task this value measures
         ("language", pa.string()),
-        ("split", pa.string()),  # dev | test
+        ("split", pa.string()),  # dev | test | train (training loss, task similarity)
         ("metric", pa.string()),  # stable metric names: accuracy, f1, token_accuracy, loss
         ("value", pa.float64()),
         ("n_examples", pa.int64()),  # how many examples the value was computed over

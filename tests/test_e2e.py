@@ -114,7 +114,23 @@ def test_the_results_table_has_the_documented_columns_and_every_phase(sweep_dir)
     out, _ = sweep_dir
     frame = pd.read_parquet(out / "results")
     assert tuple(frame.columns) == store.COLUMNS
-    assert set(frame.phase) == {"pretrain", "intermediate", "target", "zero_shot"}
+    assert set(frame.phase) == {"pretrain", "similarity", "intermediate", "target", "zero_shot"}
+
+
+def test_each_intermediate_entry_is_compared_with_each_target_under_the_starting_encoder(
+    sweep_dir,
+):
+    out, stdout = sweep_dir
+    frame = pd.read_parquet(out / "results")
+    rows = frame[frame.phase == "similarity"]
+    assert sorted(zip(rows.intermediate, rows.target, strict=True)) == [
+        (inter, target)
+        for inter in ("mix", "synth_mnli")
+        for target in ("synth_tatoeba", "synth_udpos")
+    ]  # `none` has no data to compare
+    assert set(rows.metric) == {"cosine"} and ((rows.value >= -1) & (rows.value <= 1)).all()
+    assert set(rows.checkpoint_path) == {str(out / "handoff" / "pretrain")}
+    assert "[similarity] 4 pair(s) of 2 intermediate(s) x 2 target(s)" in stdout
 
 
 def test_zero_shot_rows_cover_every_language_of_every_finished_target_trial(sweep_dir):
@@ -185,7 +201,7 @@ def test_asha_stopped_the_trial_that_cannot_learn(sweep_dir):
 def test_every_phase_left_checkpoints_and_hand_off_encoders(sweep_dir):
     out, _ = sweep_dir
     frame = pd.read_parquet(out / "results")
-    trained = frame[frame.phase != "zero_shot"]
+    trained = frame[~frame.phase.isin(["similarity", "zero_shot"])]
     for trial_id in trained.trial_id.unique():
         runs = [r for r in (out / "ray" / "train" / trial_id).glob("checkpoint_*") if r.is_dir()]
         assert runs, f"no checkpoint for {trial_id}"

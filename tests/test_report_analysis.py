@@ -293,3 +293,13 @@ def test_bad_report_arguments_get_one_line_and_exit_2(golden, tmp_path, capsys, 
     err = capsys.readouterr().err.strip()
     assert message.format(**names) in err and "\n" not in err and "Traceback" not in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_store_with_only_similarity_rows_reports_that_no_trial_has_reported(tmp_path):
+    from analysis.report import summary_lines
+
+    rows = [_row(phase="similarity", intermediate=MNLI, split="train", metric="cosine", value=0.9)]
+    write_rows(tmp_path, rows, label="similarity")
+    text = write_report(tmp_path).read_text()
+    assert "No target has zero-shot results yet." in text
+    assert summary_lines(tmp_path)[0] == "no trial has reported yet: nothing to report"

@@ -162,7 +162,7 @@ def test_a_sweep_killed_three_times_and_resumed_ends_as_an_uninterrupted_one(
     assert not table.duplicated(["phase", "trial_id", "task", "language", "split", "metric",
                                  "round"]).any()  # fmt: skip
     pd.testing.assert_frame_equal(table, results(calm))
-    assert set(table.phase) == {"intermediate", "target", "zero_shot"}
+    assert set(table.phase) == {"similarity", "intermediate", "target", "zero_shot"}
 
 
 def test_a_second_sweep_takes_the_trials_the_first_finished_and_trains_the_rest(
