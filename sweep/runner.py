@@ -245,6 +245,7 @@ def _run_phase(ctx: Context, phase: str, init_from, callbacks=(), on_trial=None)
             callbacks=[store_callback, *callbacks],
             search=search,
             num_samples=total_trials(searches),
+            tracking=spec.tracking.resolved(spec.name, ctx.out),
         )
         tuner.fit()
     set_phase(ctx.out, phase, "done", trials=count, seconds=round(time.monotonic() - started, 1))

@@ -6,13 +6,14 @@ CLI can print it and exit 2 without a traceback.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from sweep.spec_phases import (  # noqa: F401 (the spec's parts, importable from here)
     ALL,
@@ -54,6 +55,75 @@ class DataSpec(Frozen):
         return self
 
 
+class MlflowSpec(Frozen):
+    """One MLflow run per trial, in one experiment per sweep."""
+
+    tracking_uri: str | None = Field(
+        None,
+        description="MLflow tracking URI (http://host:5000, databricks, sqlite:////path); "
+        "default a SQLite store in the sweep's output directory, sqlite:///<out>/mlflow.db",
+    )
+    experiment_name: str | None = Field(None, description="experiment (default: the sweep's name)")
+
+
+class WandbSpec(Frozen):
+    """One Weights & Biases run per trial, grouped by sweep."""
+
+    project: str = Field(description="W&B project")
+    entity: str | None = Field(None, description="W&B team or user (default: the API key's)")
+    group: str | None = Field(None, description="run group (default: the sweep's name)")
+    mode: Literal["offline", "online", "disabled"] = Field(
+        "offline",
+        description="offline (default): runs are written to `dir` and need neither network nor "
+        "API key, `wandb sync` uploads them later; online: streamed, needs WANDB_API_KEY",
+    )
+    dir: str | None = Field(
+        None, description="where W&B writes runs (default: $WANDB_DIR, else the output directory)"
+    )
+
+
+class TrackingSpec(Frozen):
+    """Experiment trackers fed by every trial of every phase: hyper-parameters, the loss of each
+    optimizer step, the dev metrics of each round, and the trial's lineage as tags."""
+
+    tensorboard: bool = Field(
+        False, description="TensorBoard event files in each trial's directory under the storage"
+    )
+    mlflow: MlflowSpec | None = Field(None, description="MLflow tracking (true: the defaults)")
+    wandb: WandbSpec | None = Field(None, description="Weights & Biases tracking")
+
+    @field_validator("mlflow", "wandb", mode="before")
+    @classmethod
+    def _switch(cls, value):
+        """`mlflow: true` turns a tracker on with its defaults; false (or nothing) leaves it off."""
+        if value is True:
+            return {}
+        return None if value is False else value
+
+    def enabled(self) -> bool:
+        return bool(self.tensorboard or self.mlflow or self.wandb)
+
+    def resolved(self, sweep: str, out: Path) -> TrackingSpec:
+        """The defaults that depend on the sweep filled in: MLflow's store in `out` (SQLite:
+        MLflow 3 refuses a plain file store unless MLFLOW_ALLOW_FILE_STORE is set) and experiment
+        `sweep`; W&B's group `sweep` and run directory ($WANDB_DIR, else `out`)."""
+        out = Path(out).resolve()
+        update: dict = {}
+        if self.mlflow:
+            update["mlflow"] = self.mlflow.model_copy(
+                update={
+                    "tracking_uri": self.mlflow.tracking_uri or f"sqlite:///{out}/mlflow.db",
+                    "experiment_name": self.mlflow.experiment_name or sweep,
+                }
+            )
+        if self.wandb:
+            directory = self.wandb.dir or os.environ.get("WANDB_DIR") or str(out)
+            update["wandb"] = self.wandb.model_copy(
+                update={"group": self.wandb.group or sweep, "dir": directory}
+            )
+        return self.model_copy(update=update)
+
+
 class SweepSpec(Frozen):
     """A whole sweep: model, data, phases, search, scheduler, resources, seeds, storage."""
 
@@ -67,6 +137,9 @@ class SweepSpec(Frozen):
     seeds: tuple[int, ...] = Field((0,), min_length=1, description="seeds of every trial")
     storage_path: str | None = Field(
         None, description="Ray storage (local path or s3://, gs://); default <out>/ray"
+    )
+    tracking: TrackingSpec = Field(
+        default_factory=TrackingSpec, description="experiment trackers (TensorBoard, MLflow, W&B)"
     )
 
     def asha_for(self, phase: str) -> AshaSpec:

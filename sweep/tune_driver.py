@@ -15,7 +15,7 @@ from ray import tune
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.schedulers.async_hyperband import AsyncHyperBandScheduler, _Bracket
 
-from sweep.spec import AshaSpec
+from sweep.spec import AshaSpec, TrackingSpec
 
 SELECTION_METRIC = "dev_score"  # what Ray keeps checkpoints by (ASHA may compare another)
 TIME_ATTR = "round"
@@ -165,9 +165,15 @@ def make_tuner(
     callbacks: list,
     search=None,
     num_samples: int = 1,
+    tracking: TrackingSpec | None = None,
 ) -> tune.Tuner:
     """A phase's Tuner: over the planned `trials` (a grid), or the trials `search` samples
-    (`sweep.search.GroupedSearch`, `num_samples` of them at most)."""
+    (`sweep.search.GroupedSearch`, `num_samples` of them at most). `tracking`, resolved for the
+    sweep (`TrackingSpec.resolved`), adds the callbacks of the experiment trackers it turns on."""
+    if tracking is not None and tracking.enabled():
+        from sweep.tracking import tracking_callbacks  # MLflow's and W&B's imports cost seconds
+
+        callbacks = [*callbacks, *tracking_callbacks(tracking)]
     # A resumed trial whose last checkpoint is its final round has nothing left to report; Tune's
     # strict check would take its bare "done" result for a trial that forgot its metric.
     os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"

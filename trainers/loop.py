@@ -104,6 +104,9 @@ def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
             train_examples=seen * world_size,
             # Every loss of the round, in order: a resumed run can be compared step by step.
             train_losses=losses,
+            # The loss of each optimizer step of the round (its micro-batches' mean): what the
+            # experiment trackers plot against the step, the round's last step being `step`.
+            step_losses=_step_means(losses, cfg.optim.grad_accum),
             wall_seconds=time.monotonic() - started,
             init_fingerprint=init_print,
             head_reused=int(head_reused),
@@ -211,6 +214,10 @@ def build_engine(cfg: TrainConfig, model, total_steps: int, world_size: int, gpu
         config=cfg.deepspeed.engine_config(cfg.optim, world_size, gpu),
     )
     return engine
+
+
+def _step_means(losses: list[float], grad_accum: int) -> list[float]:
+    return [sum(losses[i : i + grad_accum]) / grad_accum for i in range(0, len(losses), grad_accum)]
 
 
 def _rows(batch: dict) -> int:

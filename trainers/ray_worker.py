@@ -16,7 +16,8 @@ from trainers.config import TrainConfig
 class RayReporter:
     def report(self, metrics: dict, checkpoint_dir: Path) -> None:
         # Every rank reports (report is a barrier); Ray merges the ranks' files into one checkpoint.
-        # Per-step losses are for local comparison; Tune's result files keep the round's mean.
+        # Every micro-batch's loss is for local comparison; Tune's results keep the round's mean
+        # and each optimizer step's loss (`step_losses`, what the experiment trackers plot).
         metrics = {k: v for k, v in metrics.items() if k != "train_losses"}
         ray.train.report(
             metrics, checkpoint=ray.train.Checkpoint.from_directory(str(checkpoint_dir))
