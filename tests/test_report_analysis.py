@@ -85,9 +85,8 @@ def _trial(out: Path, target: str, inter: str, seed: int, correct: dict | None) 
     write_rows(out, rows, label=f"zero_shot-{trial_id}")
 
 
-@pytest.fixture
-def golden(tmp_path: Path) -> Path:
-    out = tmp_path / "golden"
+def write_golden(out: Path) -> Path:
+    """The store the module docstring describes, similarity rows included."""
     for (inter, seed), correct in XNLI_CORRECT.items():
         _trial(out, XNLI, inter, seed, correct)
     for (inter, seed), correct in PAWSX_CORRECT.items():
@@ -100,6 +99,11 @@ def golden(tmp_path: Path) -> Path:
     ]  # fmt: skip
     write_rows(out, similarity, label="similarity")
     return out
+
+
+@pytest.fixture
+def golden(tmp_path: Path) -> Path:
+    return write_golden(tmp_path / "golden")
 
 
 def _one(frame: pd.DataFrame, **keys) -> pd.Series:
