@@ -11,7 +11,7 @@ import pandas as pd
 from analysis import plots
 from analysis.languages import GROUPINGS, sources
 from analysis.selection import BASELINE, pct, points
-from analysis.tables import best_per_target, spearman
+from analysis.tables import EXACT_PAIRS, best_per_target, spearman
 
 SIGNIFICANT = "*"
 PAWSX = ("pawsx", "synth_pawsx")
@@ -167,7 +167,8 @@ def similarity_section(pairs: pd.DataFrame, report_dir: Path) -> list[str]:
         ]
     else:
         rho, p, n = fit
-        lines += [f"**Spearman's ρ = {rho:+.3f}, p = {p:.3g}** over {n} pairs.", ""]
+        how = "exact permutation test" if n <= EXACT_PAIRS else "t approximation"
+        lines += [f"**Spearman's ρ = {rho:+.3f}, p = {p:.3g}** over {n} pairs ({how}).", ""]
     rows = [
         [f"`{r.intermediate}`", r.target, f"{r.similarity:.4f}",
          "—" if r.delta is None or pd.isna(r.delta) else points(r.delta)]

@@ -215,8 +215,20 @@ def test_spearmans_rho_is_the_pearson_correlation_of_ranks():
     rho, p, n = spearman(pairs)
     # Ranks 1..5 against 1, 2, 4, 3, 5: 1 - 6 * (1 + 1) / (5 * 24).
     assert rho == pytest.approx(0.9, abs=1e-12)
-    assert p == pytest.approx(0.0374, abs=5e-4)
+    # Exact: of the 120 orderings, 5 have rho >= 0.9 (in order, or one adjacent swap) and 5
+    # have rho <= -0.9, so p = 10 / 120.
+    assert p == pytest.approx(10 / 120, abs=1e-12)
     assert n == 5
+
+
+def test_past_eight_pairs_spearmans_p_value_is_scipys_t_approximation():
+    from scipy.stats import spearmanr
+
+    similarity = [0.1 * i for i in range(10)]
+    delta = [0.01, 0.03, 0.02, 0.05, 0.04, 0.07, 0.06, 0.09, 0.08, 0.02]
+    rho, p, n = spearman(pd.DataFrame({"similarity": similarity, "delta": delta}))
+    assert (rho, p) == pytest.approx(tuple(spearmanr(similarity, delta)), abs=1e-12)
+    assert n == 10
 
 
 def test_the_report_names_missing_cells_instead_of_dropping_them(golden):
