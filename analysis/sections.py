@@ -10,6 +10,7 @@ import pandas as pd
 
 from analysis import plots
 from analysis.languages import GROUPINGS, sources
+from analysis.plots import RESOURCE_ORDER
 from analysis.selection import BASELINE, pct, points
 from analysis.tables import EXACT_PAIRS, best_per_target, spearman
 
@@ -106,7 +107,7 @@ def groups_section(groups: pd.DataFrame, cells: pd.DataFrame, report_dir: Path) 
             continue
         lines += [f"By {grouping.replace('_', ' ')}:", ""]
         rows = []
-        for group, rows_of in part.groupby("group", sort=True):
+        for group, rows_of in sorted(part.groupby("group"), key=lambda g: _group_order(g[0])):
             by = {r.intermediate: r for r in rows_of.itertuples()}
             languages = sorted({lang for r in rows_of.itertuples() for lang in r.languages.split()})
             rows.append(
@@ -121,6 +122,11 @@ def groups_section(groups: pd.DataFrame, cells: pd.DataFrame, report_dir: Path) 
     if drawn is not None:
         lines += [f"![delta by resource level]({drawn.name})", ""]
     return lines
+
+
+def _group_order(group: str) -> tuple[int, str]:
+    """Resource levels from low to high; every other grouping alphabetically."""
+    return (RESOURCE_ORDER.index(group) if group in RESOURCE_ORDER else 0, group)
 
 
 def gap_section(gap: pd.DataFrame, report_dir: Path) -> list[str]:
