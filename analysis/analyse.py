@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.bootstrap import Bootstrap, Interval, load_examples
-from analysis.selection import TargetResult, collect, load_results
+from analysis.bootstrap import Bootstrap, Interval, load_examples, overall_intervals
+from analysis.selection import BASELINE, TargetResult, collect, load_results
 from analysis.tables import (
     language_groups,
     main_table,
@@ -27,7 +27,7 @@ class Analysis:
     out_dir: Path
     frame: pd.DataFrame  # the results store
     results: list[TargetResult]
-    intervals: dict[str, dict[tuple[str, str], Interval]]  # target -> (intermediate, lang)
+    intervals: dict[str, dict[tuple[str, str], Interval]]  # target -> (intermediate, lang|avg|task)
     score: BenchmarkScore | None
     tables: dict[str, pd.DataFrame]  # name -> long-format table (the CSV files)
 
@@ -42,9 +42,20 @@ def analyse(out_dir: Path) -> Analysis:
     frame = load_results(out_dir)
     results = collect(frame) if not frame.empty else []
     bootstrap = Bootstrap(load_examples(out_dir))
-    intervals = {r.target: bootstrap.intervals(r) for r in results}
+    found = {r.target: bootstrap.target(r) for r in results}
+    intervals = {target: cells for target, (cells, _) in found.items()}
     score = benchmark_score(results, benchmark_of(out_dir))
-    main = main_table(results, score, intervals)
+    overall = {}
+    if score is not None:
+        base = score.overall(BASELINE)
+        deltas = {
+            i: (o - base if (o := score.overall(i)) is not None and base is not None else None)
+            for i in score.scores
+            if i != BASELINE
+        }
+        tasks = {target: dists for target, (_, dists) in found.items()}
+        overall = overall_intervals(tasks, score.tasks, deltas)
+    main = main_table(results, score, intervals, overall)
     cells = per_language(results, intervals)
     tables = {
         "main_table": main,

@@ -23,10 +23,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from analysis.selection import BASELINE, TargetResult
+from analysis.xtreme_score import QA_METRICS, task_score
 
 RESAMPLES = 1000
 LEVEL = 0.95
 AVERAGE = "avg"  # the key of a language average's interval
+TASK = "task"  # the key of the task score's interval (QA: (F1 + exact match) / 2)
 EXAMPLE_COLUMNS = ("trial_id", "language", "metric", "example", "numerator", "denominator")
 
 
@@ -95,36 +97,88 @@ class Bootstrap:
         return ratio.mean(axis=1)
 
     def intervals(self, result: TargetResult) -> dict[tuple[str, str], Interval]:
-        """Per (intermediate, language) and (intermediate, "avg"), where the examples allow."""
-        metric = result.metric
+        """Per (intermediate, language) and (intermediate, "avg") of the primary metric, and
+        (intermediate, "task") of the task's score, where the examples allow."""
+        return self.target(result)[0]
+
+    def target(self, result: TargetResult) -> tuple[dict[tuple[str, str], Interval], dict]:
+        """`intervals`, and per intermediate the resampled delta of the task's score (for the
+        benchmark's overall score: tasks are resampled independently and averaged)."""
         if BASELINE not in result.selections:
-            return {}
+            return {}, {}
+        # QA scores as (F1 + exact match) / 2, like the benchmark: both on the same resamples.
+        metrics = QA_METRICS if _is_qa(result) else (result.metric,)
         out: dict[tuple[str, str], Interval] = {}
-        deltas: dict[str, dict[str, np.ndarray]] = {}
+        deltas: dict[str, dict[str, dict[str, np.ndarray]]] = {m: {} for m in metrics}
         for lang in result.languages:
-            base = self._stats(metric, lang, result.selections[BASELINE].trials)
-            if base is None:
-                continue
-            weights = baseline = None
-            for inter, selection in result.selections.items():
-                if inter == BASELINE:
+            weights = None
+            for metric in metrics:
+                base = self._stats(metric, lang, result.selections[BASELINE].trials)
+                if base is None:
                     continue
-                stats = self._stats(metric, lang, selection.trials)
-                if stats is None or stats[2] != base[2]:
-                    continue
-                if weights is None:
-                    weights = _weights(result.target, lang, len(base[2]), self.resamples, self.seed)
-                    baseline = self._distribution(weights, base)
-                dist = self._distribution(weights, stats) - baseline
-                deltas.setdefault(inter, {})[lang] = dist
-                out[(inter, lang)] = _interval(_point(stats) - _point(base), dist)
-        shared = result.shared_languages(metric)
-        for inter, by_lang in deltas.items():
-            if shared and all(lang in by_lang for lang in shared):
-                dist = np.mean([by_lang[lang] for lang in shared], axis=0)
-                point = float(np.mean([out[(inter, lang)].delta for lang in shared]))
-                out[(inter, AVERAGE)] = _interval(point, dist)
-        return out
+                baseline = None
+                for inter, selection in result.selections.items():
+                    if inter == BASELINE:
+                        continue
+                    stats = self._stats(metric, lang, selection.trials)
+                    if stats is None or stats[2] != base[2]:
+                        continue
+                    if weights is None:
+                        n = len(base[2])
+                        weights = _weights(result.target, lang, n, self.resamples, self.seed)
+                    if baseline is None:
+                        baseline = self._distribution(weights, base)
+                    dist = self._distribution(weights, stats) - baseline
+                    deltas[metric].setdefault(inter, {})[lang] = dist
+                    if metric == result.metric:
+                        out[(inter, lang)] = _interval(_point(stats) - _point(base), dist)
+        averages = {m: self._averages(result, by_inter) for m, by_inter in deltas.items()}
+        for inter, dist in averages[result.metric].items():
+            shared = result.shared_languages(result.metric)
+            point = float(np.mean([out[(inter, lang)].delta for lang in shared]))
+            out[(inter, AVERAGE)] = _interval(point, dist)
+        task = {
+            inter: np.mean([averages[m][inter] for m in metrics], axis=0)
+            for inter in averages[result.metric]
+            if all(inter in averages[m] for m in metrics)
+        }
+        for inter, dist in task.items():
+            delta = _task_delta(result, inter)
+            if delta is not None:
+                out[(inter, TASK)] = _interval(delta, dist)
+        return out, task
+
+    @staticmethod
+    def _averages(result: TargetResult, by_inter: dict) -> dict[str, np.ndarray]:
+        """The language average's resampled delta, where every shared language has one."""
+        shared = result.shared_languages(result.metric)
+        return {
+            inter: np.mean([by_lang[lang] for lang in shared], axis=0)
+            for inter, by_lang in by_inter.items()
+            if shared and all(lang in by_lang for lang in shared)
+        }
+
+
+def overall_intervals(
+    distributions: dict[str, dict[str, np.ndarray]], tasks: tuple[str, ...], deltas: dict
+) -> dict[str, Interval]:
+    """The benchmark's overall delta per intermediate (`deltas`: its point), from each task's
+    resampled delta (`distributions`: target -> intermediate -> array), where it has all."""
+    out = {}
+    for inter, delta in deltas.items():
+        parts = [distributions.get(t, {}).get(inter) for t in tasks]
+        if delta is not None and tasks and all(p is not None for p in parts):
+            out[inter] = _interval(delta, np.mean(parts, axis=0))
+    return out
+
+
+def _is_qa(result: TargetResult) -> bool:
+    return result.metric in QA_METRICS and all(m in result.metrics() for m in QA_METRICS)
+
+
+def _task_delta(result: TargetResult, intermediate: str) -> float | None:
+    score, base = task_score(result, intermediate), task_score(result, BASELINE)
+    return None if score is None or base is None else score - base
 
 
 def _point(stats) -> float:

@@ -54,8 +54,9 @@ def main_section(main: pd.DataFrame, benchmark: str | None, report_dir: Path) ->
     lines += [
         "Each cell is the target's score averaged over its test languages, as the benchmark "
         "scores it (QA: (F1 + exact match) / 2), for the configuration selected on English dev; "
-        f"in brackets the delta over `{BASELINE}` in points, `{SIGNIFICANT}` where the 95% "
-        "bootstrap interval of the primary metric's average delta excludes zero."
+        f"in brackets the delta over `{BASELINE}` in points, `{SIGNIFICANT}` where its 95% "
+        "paired bootstrap interval over test examples excludes zero (the overall score's: each "
+        "task resampled on its own, then averaged)."
         + (f" `{benchmark}` is the overall score (mean over tasks)." if benchmark else ""),
         "",
     ]

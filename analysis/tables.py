@@ -11,7 +11,7 @@ import json
 
 import pandas as pd
 
-from analysis.bootstrap import AVERAGE, Interval
+from analysis.bootstrap import TASK, Interval
 from analysis.languages import GROUPINGS, group_of
 from analysis.selection import BASELINE, TargetResult
 from analysis.xtreme_score import BenchmarkScore, task_score
@@ -20,7 +20,10 @@ Intervals = dict[str, dict[tuple[str, str], Interval]]  # target -> (intermediat
 
 
 def _ci(intervals: Intervals, target: str, intermediate: str, key: str) -> dict[str, object]:
-    found = intervals.get(target, {}).get((intermediate, key))
+    return _ci_columns(intervals.get(target, {}).get((intermediate, key)))
+
+
+def _ci_columns(found: Interval | None) -> dict[str, object]:
     if found is None:
         return {"ci_low": None, "ci_high": None, "significant": None}
     return {"ci_low": found.low, "ci_high": found.high, "significant": found.significant}
@@ -61,11 +64,14 @@ PER_LANGUAGE_COLUMNS = [
 
 
 def main_table(
-    results: list[TargetResult], score: BenchmarkScore | None, intervals: Intervals
+    results: list[TargetResult],
+    score: BenchmarkScore | None,
+    intervals: Intervals,
+    overall_cis: dict[str, Interval] | None = None,
 ) -> pd.DataFrame:
     """The paper's table in long form: per (intermediate, target) the task's score as the
-    benchmark computes it (QA: (F1 + EM) / 2), its delta over `none`, and the CI of the
-    primary metric's average delta; an extra target, the benchmark's overall score."""
+    benchmark computes it (QA: (F1 + EM) / 2), its delta over `none` and that delta's CI; an
+    extra target, the benchmark's overall score, with `overall_cis`."""
     rows = []
     for r in results:
         base = task_score(r, BASELINE) if r.has_baseline else None
@@ -74,7 +80,7 @@ def main_table(
             if value is None:
                 continue
             delta = value - base if base is not None and inter != BASELINE else None
-            ci = _ci(intervals, r.target, inter, AVERAGE)
+            ci = _ci(intervals, r.target, inter, TASK)
             rows.append(
                 {"intermediate": inter, "target": r.target, "score": value, "delta": delta, **ci}
             )
@@ -85,9 +91,10 @@ def main_table(
             if overall is None:
                 continue
             delta = overall - base if base is not None and inter != BASELINE else None
+            ci = _ci_columns((overall_cis or {}).get(inter))
             rows.append(
                 {"intermediate": inter, "target": score.benchmark, "score": overall,
-                 "delta": delta, "ci_low": None, "ci_high": None, "significant": None}
+                 "delta": delta, **ci}
             )  # fmt: skip
     columns = ["intermediate", "target", "score", "delta", "ci_low", "ci_high", "significant"]
     return pd.DataFrame(rows, columns=columns)

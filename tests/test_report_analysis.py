@@ -319,3 +319,53 @@ def test_a_store_with_only_similarity_rows_reports_that_no_trial_has_reported(tm
     text = write_report(tmp_path).read_text()
     assert "No target has zero-shot results yet." in text
     assert summary_lines(tmp_path)[0] == "no trial has reported yet: nothing to report"
+
+
+def test_the_overall_scores_delta_has_an_interval_from_each_tasks_resamples(golden):
+    # synth_mnli gets a PAWS-X result (one seed: 900 and 700 right), so it has an overall score.
+    _trial(golden, PAWSX, MNLI, 1, {"en": 900, "qaa": 700})
+    main = analyse(golden).tables["main_table"]
+    overall = _one(main, intermediate=MNLI, target="XTREME")
+    # (0.56 + 0.80) / 2 - (0.51 + 0.755) / 2
+    assert overall.delta == pytest.approx(0.0475, abs=1e-12)
+    # Per example, PAWS-X's English seed-mean difference is 1 on 80 and 0.5 on 20 examples
+    # (mean 0.09, variance 0.085 - 0.0081); XNLI's as in the English test above (0.08). Each
+    # task's average halves its English delta, the overall halves the two tasks' sum again.
+    se = math.sqrt((0.0769 + 0.08) / N) / 4
+    assert overall.ci_low == pytest.approx(0.0475 - 1.96 * se, abs=0.002)
+    assert overall.ci_high == pytest.approx(0.0475 + 1.96 * se, abs=0.002)
+    assert overall.significant
+
+
+def test_a_qa_targets_task_score_interval_resamples_f1_and_exact_match_together(tmp_path):
+    xquad = "synth_xquad"
+    # F1 is 1 on the first k questions, exact match on the first k_em: the task score is the
+    # mean of the two, and its interval must resample both on the same questions.
+    for inter, k, k_em in (("none", 500, 400), (MNLI, 600, 600)):
+        trial_id = f"{xquad}-{inter}"
+        common = dict(trial_id=trial_id, config_id=trial_id, intermediate=inter,
+                      target=xquad, task=xquad)  # fmt: skip
+        rows = [_row(phase="target", split="dev", metric="f1", value=0.5, **common)]
+        rows += [
+            _row(phase="zero_shot", split="test", metric=m, value=v / N, **common)
+            for m, v in (("f1", k), ("exact", k_em))
+        ]
+        write_rows(tmp_path, rows, label=f"zero_shot-{trial_id}")
+        n = 2 * N
+        table = pa.table({
+            "sweep": ["golden"] * n, "trial_id": [trial_id] * n, "intermediate": [inter] * n,
+            "target": [xquad] * n, "task": [xquad] * n, "language": ["en"] * n,
+            "split": ["test"] * n, "metric": ["f1"] * N + ["exact"] * N,
+            "example": list(range(N)) * 2,
+            "numerator": [float(i < k) for i in range(N)] + [float(i < k_em) for i in range(N)],
+            "denominator": [1.0] * n,
+        })  # fmt: skip
+        (tmp_path / "examples").mkdir(exist_ok=True)
+        pq.write_table(table, tmp_path / "examples" / f"zero_shot-{trial_id}.parquet")
+    task = _one(analyse(tmp_path).tables["main_table"], intermediate=MNLI, target=xquad)
+    # Per question the task-score difference is 0.5 on 100 questions and 1 on 100: mean 0.15,
+    # variance 0.125 - 0.0225.
+    se = math.sqrt(0.1025 / N)
+    assert task.delta == pytest.approx(0.15, abs=1e-12)
+    assert task.ci_low == pytest.approx(0.15 - 1.96 * se, abs=0.004)
+    assert task.ci_high == pytest.approx(0.15 + 1.96 * se, abs=0.004)
