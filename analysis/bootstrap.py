@@ -81,6 +81,8 @@ class Bootstrap:
         if rows is None or not trials:
             return None
         rows = rows[rows.trial_id.isin(trials)].astype({"trial_id": str})
+        # One row per (trial, example): a trial evaluated twice counts once, as in the tables.
+        rows = rows.drop_duplicates(["trial_id", "example"], keep="last")
         if rows.trial_id.nunique() < len(trials):
             return None
         num = rows.pivot(index="trial_id", columns="example", values="numerator")
