@@ -44,8 +44,15 @@ def update_trial(out_dir: Path, trial_id: str, defaults: dict, **fields) -> None
     write_status(out_dir, status)
 
 
+def say(line: str) -> None:
+    """The default echo. Tune pickles its callbacks, and pickles the builtin `print` by name:
+    once a Ray Train worker in this process has patched `builtins.print` (Train v2 does), the
+    name no longer finds the same object and the pickling fails. A module function always does."""
+    print(line, flush=True)
+
+
 class StoreCallback(Callback):
-    def __init__(self, out_dir: Path, sweep: str, echo=print):
+    def __init__(self, out_dir: Path, sweep: str, echo=say):
         self.out_dir = Path(out_dir)
         self.sweep = sweep
         self.echo = echo

@@ -20,7 +20,7 @@ from sweep.cost import trial_hours
 from sweep.evaluation import ZeroShot, ZeroShotCallback, run_retrieval
 from sweep.handoff import Context, best_checkpoints, export, primary_metric
 from sweep.plan import TrialPlan, expand
-from sweep.progress import DONE, StoreCallback, read_status, set_phase
+from sweep.progress import DONE, StoreCallback, read_status, say, set_phase
 from sweep.resume import backfill, finished_trials, history, sampled_before
 from sweep.reuse import ReuseIndex
 from sweep.reusing import found, sweep_keys, take
@@ -63,7 +63,7 @@ def resolve_data(spec: SweepSpec) -> tuple[DataConfig, str]:
 
 
 def run_sweep(
-    spec: SweepSpec, out: Path, echo=print, *, resume: bool = False, reuse: bool = True
+    spec: SweepSpec, out: Path, echo=say, *, resume: bool = False, reuse: bool = True
 ) -> Path:
     """Run every phase of `spec` into `out`; with `resume`, continue the sweep `out` holds:
     finished trials and phases are kept, interrupted trials continue from their checkpoints.

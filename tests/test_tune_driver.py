@@ -3,6 +3,7 @@ seconds of CPU to start), and the preemption watcher only where nodes can be pre
 
 from __future__ import annotations
 
+import pytest
 import ray.train
 
 from sweep.runner import _env
@@ -93,3 +94,19 @@ def test_a_trial_that_reaches_the_phases_max_t_is_ended():
     asha.on_trial_add(None, trial)
     assert asha.on_trial_result(None, trial, {"round": 1, "dev_score": 0.5}) == "CONTINUE"
     assert asha.on_trial_result(None, trial, {"round": 2, "dev_score": 0.5}) == "STOP"
+
+
+def test_the_store_callback_pickles_after_ray_train_has_patched_print(tmp_path, monkeypatch):
+    """Tune pickles its callbacks; a Ray Train worker run in this process replaces
+    `builtins.print`, after which the builtin can no longer be pickled by name."""
+    import builtins
+
+    from ray import cloudpickle
+
+    from sweep.progress import StoreCallback
+
+    original = builtins.print
+    monkeypatch.setattr(builtins, "print", lambda *args, **kwargs: original(*args, **kwargs))
+    with pytest.raises(Exception, match="pickle"):
+        cloudpickle.dumps(original)  # what the default echo was
+    assert cloudpickle.loads(cloudpickle.dumps(StoreCallback(tmp_path, "s"))).sweep == "s"
