@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.test_eval_pipeline import task_model
 from trainers.data.examples import (
     Answer,
     ClassificationExample,
@@ -253,7 +254,7 @@ def test_zero_shot_examples_reproduce_every_row_it_returns(benchmark, tmp_path, 
     from trainers.config import DataConfig, Windows
     from trainers.evaluate import Run, zero_shot
 
-    model = _task_model(benchmark, task_name, tmp_path / "model")
+    model = task_model(benchmark, task_name, tmp_path / "model")
     data = DataConfig(source="local", root=str(benchmark))
     result = zero_shot(
         model, task_name, ("en", "qaa"), data, windows=Windows(max_length=48),
@@ -288,21 +289,3 @@ def reproduced(examples: dict[str, list]) -> dict[tuple[str, str], float]:
         acc[0] += num
         acc[1] += den
     return {key: num / den if den else 0.0 for key, (num, den) in sums.items()}
-
-
-def _task_model(benchmark, task_name: str, out):
-    """A tiny random encoder and head for `task_name`, saved as a target trial's export is."""
-    from transformers import AutoTokenizer
-
-    from trainers.config import TinyEncoder
-    from trainers.model import build_from_config, hidden_size, tiny_config
-    from trainers.predictors import save_task_model
-    from trainers.tasks import get_task
-
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(benchmark / "tokenizer")
-    tiny = TinyEncoder(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64)
-    encoder = build_from_config(tiny_config(tiny, len(tokenizer)))
-    target = get_task(task_name)
-    head = get_format(target.format).build_head(target, hidden_size(encoder), "first")
-    return save_task_model(encoder, head, tokenizer, task_name, out)
