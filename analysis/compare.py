@@ -15,7 +15,7 @@ from analysis.analyse import Analysis, analyse
 from analysis.export import write_csvs
 from analysis.html import write_html
 from analysis.sections import delta_text, table
-from analysis.selection import BASELINE, pct, points
+from analysis.selection import BASELINE, baseline_first, pct, points
 from analysis.tables import spearman
 
 
@@ -47,14 +47,12 @@ def _main_lines(a: Analysis, b: Analysis, labels: tuple[str, str]) -> list[str]:
     # The grid is every intermediate either sweep has against every target: a pair neither
     # sweep evaluated is still a row, so that its absence is said.
     benchmarks = {a.score.benchmark if a.score else None, b.score.benchmark if b.score else None}
-    grid = sorted({i for _, i in [*by_a, *by_b]}, key=lambda i: (i != BASELINE, i))
+    grid = baseline_first(i for _, i in [*by_a, *by_b])
     for target in targets:
         inters = (
             grid
             if target not in benchmarks
-            else sorted(
-                {i for t, i in [*by_a, *by_b] if t == target}, key=lambda i: (i != BASELINE, i)
-            )
+            else baseline_first(i for t, i in [*by_a, *by_b] if t == target)
         )
         for inter in inters:
             ra, rb = by_a.get((target, inter)), by_b.get((target, inter))
@@ -76,9 +74,7 @@ def _per_language_lines(a: Analysis, b: Analysis) -> list[str]:
     targets = list(dict.fromkeys([*cells_a.target, *cells_b.target]))
     for target in targets:
         part_a, part_b = cells_a[cells_a.target == target], cells_b[cells_b.target == target]
-        inters = sorted(
-            set(part_a.intermediate) | set(part_b.intermediate), key=lambda i: (i != BASELINE, i)
-        )
+        inters = baseline_first([*part_a.intermediate, *part_b.intermediate])
         languages = list(dict.fromkeys([*part_a.language, *part_b.language]))
         va = {(r.intermediate, r.language): r.mean for r in part_a.itertuples()}
         vb = {(r.intermediate, r.language): r.mean for r in part_b.itertuples()}

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from analysis.heatmap import draw_heatmap
 from analysis.languages import group_of
-from analysis.selection import BASELINE
+from analysis.selection import BASELINE, baseline_first
 
 RESOURCE_ORDER = ("low", "medium", "high", "unknown")
 
@@ -89,7 +89,7 @@ def gap_bars(gap: pd.DataFrame, path: Path) -> Path | None:
     target; a shorter bar means more of the English score carried over."""
     if gap.empty:
         return None
-    intermediates = sorted(set(gap.intermediate), key=lambda i: (i != BASELINE, i))
+    intermediates = baseline_first(gap.intermediate)
     targets = list(dict.fromkeys(gap.target))
     fig, ax = _figure(max(5.0, 0.9 * len(intermediates) * max(1, len(targets)) ** 0.5 + 3), 4.0)
     width = 0.8 / len(targets)

@@ -28,6 +28,7 @@ from analysis.selection import (
     SIGNIFICANCE,
     Cell,
     TargetResult,
+    baseline_first,
     collect,
     load_results,
     pct,
@@ -312,7 +313,7 @@ def _benchmark_section(score: BenchmarkScore) -> list[str]:
         f"{score.benchmark}'s {len(score.tasks) + len(score.missing)} tasks.",
         "",
     ]
-    intermediates = sorted(score.scores, key=lambda i: (i != BASELINE, i))
+    intermediates = baseline_first(score.scores)
     rows = []
     for i in intermediates:
         cells = [pct(v) if (v := score.scores[i].get(t)) is not None else "—" for t in score.tasks]

@@ -11,7 +11,7 @@ import pandas as pd
 from analysis import plots
 from analysis.languages import GROUPINGS, sources
 from analysis.plots import RESOURCE_ORDER
-from analysis.selection import BASELINE, pct, points
+from analysis.selection import BASELINE, baseline_first, pct, points
 from analysis.tables import EXACT_PAIRS, best_per_target, spearman
 
 SIGNIFICANT = "*"
@@ -23,10 +23,6 @@ def table(header: list[str], rows: list[list[str]], *, text_columns: int = 1) ->
     align = ["---"] * text_columns + ["---:"] * (len(header) - text_columns)
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
-def _ordered(intermediates) -> list[str]:
-    return sorted(set(intermediates), key=lambda i: (i != BASELINE, i))
 
 
 def delta_text(delta, significant) -> str:
@@ -61,7 +57,7 @@ def main_section(main: pd.DataFrame, benchmark: str | None, report_dir: Path) ->
         "",
     ]
     targets = list(dict.fromkeys(main.target))
-    intermediates = _ordered(main.intermediate)
+    intermediates = baseline_first(main.intermediate)
     cells = {(r.intermediate, r.target): r for r in main.itertuples()}
     rows, missing = [], []
     for inter in intermediates:
@@ -101,7 +97,7 @@ def groups_section(groups: pd.DataFrame, cells: pd.DataFrame, report_dir: Path) 
         *[f"- {column}: {citation}" for column, citation in sources().items()],
         "",
     ]
-    intermediates = _ordered(groups.intermediate)
+    intermediates = baseline_first(groups.intermediate)
     for grouping in GROUPINGS:
         part = groups[groups.grouping == grouping]
         if part.empty:
@@ -143,7 +139,7 @@ def gap_section(gap: pd.DataFrame, report_dir: Path) -> list[str]:
     by = {(r.intermediate, r.target): r.gap for r in gap.itertuples()}
     rows = [
         [f"`{i}`", *[points(by[(i, t)]) if (i, t) in by else "—" for t in targets]]
-        for i in _ordered(gap.intermediate)
+        for i in baseline_first(gap.intermediate)
     ]
     lines += table(["intermediate", *targets], rows) + [""]
     drawn = plots.gap_bars(gap, report_dir / "transfer-gap.png")
@@ -195,7 +191,7 @@ def robustness_section(spread: pd.DataFrame, cells: pd.DataFrame) -> list[str]:
         for target, part in pawsx.groupby("target"):
             lines += [f"PAWS-X per language (`{target}`, accuracy %, mean ± std over seeds; "
                       "delta with its 95% CI):", ""]  # fmt: skip
-            intermediates = _ordered(part.intermediate)
+            intermediates = baseline_first(part.intermediate)
             by = {(r.intermediate, r.language): r for r in part.itertuples()}
             rows = []
             for lang in dict.fromkeys(part.language):
@@ -216,7 +212,7 @@ def robustness_section(spread: pd.DataFrame, cells: pd.DataFrame) -> list[str]:
     if spread.empty:
         return lines + ["No target has zero-shot results.", ""]
     summary = []
-    for inter in _ordered(spread.intermediate):
+    for inter in baseline_first(spread.intermediate):
         part = spread[spread.intermediate == inter]
         multi = part.dropna(subset=["std"])
         if multi.empty:

@@ -166,6 +166,11 @@ class TargetResult:
         return average - base if average is not None and base is not None else None
 
 
+def baseline_first(intermediates) -> list[str]:
+    """Distinct intermediates in the order every table uses: `none`, then by name."""
+    return sorted(set(intermediates), key=lambda i: (i != BASELINE, i))
+
+
 def known_task(name: str) -> Task | None:
     return REGISTRY.get(name) if name in REGISTRY else None
 
@@ -316,7 +321,7 @@ def target_result(frame: pd.DataFrame, target: str) -> TargetResult:
         cells.update(_cells(rows, intermediate, metric, chance))
 
     tested = set(zero_shot["intermediate"])
-    intermediates = sorted(selections, key=lambda i: (i != BASELINE, i))
+    intermediates = baseline_first(selections)
     languages = {lang for _, _, lang in cells}
     return TargetResult(
         target=target,
