@@ -122,6 +122,11 @@ class OptimConfig(Windows):
     mlm_probability: float = Field(
         0.15, gt=0, lt=1, description="share of tokens masked (MLM only)"
     )
+    group_by_length: bool = Field(
+        True,
+        description="draw each batch from examples of similar length, so that padding to the "
+        "batch's longest wastes little (the order of batches stays random)",
+    )
 
     def windows(self) -> Windows:
         """The input-cutting settings alone, shared by training, dev and zero-shot evaluation."""

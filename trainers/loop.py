@@ -77,7 +77,8 @@ def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
         # exactly what an uninterrupted run draws.
         torch.manual_seed(cfg.seed * 1000 + rank + progress.step)
         end_step = data.round_end(round_, cfg.optim.rounds)
-        losses, drawn, seen = [], Counter(), 0
+        losses, drawn, seen, tokens = [], Counter(), 0, 0
+        round_started = time.monotonic()
         engine.train()
         while progress.step < end_step:
             for _ in range(cfg.optim.grad_accum):
@@ -88,10 +89,13 @@ def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
                 losses.append(loss.item())
                 drawn[member] += 1
                 seen += _rows(batch)
+                tokens += _tokens(batch)
             progress.step += 1
+        trained = time.monotonic()
         metrics = (
             evaluate_mixture(engine, data) if cfg.mixture else evaluate(engine, data.dev, data, cfg)
         )
+        evaluated = time.monotonic()
         score = metrics[f"dev/{data.metric}"]
         progress.round, progress.best = round_, max(progress.best, score)
         metrics.update(
@@ -102,6 +106,11 @@ def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
             train_loss=sum(losses) / max(len(losses), 1),
             # Features (examples, or windows of long ones) the loss was averaged over, all ranks.
             train_examples=seen * world_size,
+            # Real (non-padding) tokens trained on, all ranks, and where the round's time went:
+            # the sweep-overhead benchmark sets these against the trial's wall time.
+            train_tokens=tokens * world_size,
+            train_seconds=trained - round_started,
+            eval_seconds=evaluated - trained,
             # Every loss of the round, in order: a resumed run can be compared step by step.
             train_losses=losses,
             # The loss of each optimizer step of the round (its micro-batches' mean): what the
@@ -224,6 +233,11 @@ def _rows(batch: dict) -> int:
     """Training features in a micro-batch (a multiple-choice batch flattens its choices into
     input rows, so its labels count; span QA has no labels, one row per window)."""
     return int((batch["labels"] if "labels" in batch else batch["input_ids"]).shape[0])
+
+
+def _tokens(batch: dict) -> int:
+    mask = batch.get("attention_mask")
+    return int(mask.sum()) if mask is not None else int(batch["input_ids"].numel())
 
 
 def _to(batch: dict, device) -> dict:

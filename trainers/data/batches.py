@@ -32,6 +32,10 @@ from trainers.tasks import get_task
 
 MLM_DEV_SHARE = 0.02
 EVAL_BATCH = 64
+# Length grouping sorts this many global batches' worth of shuffled examples at a time (Hugging
+# Face's LengthGroupedSampler's megabatch): wide enough that neighbours have similar lengths,
+# narrow enough that a batch still mixes examples from across the data.
+GROUP_BATCHES = 50
 
 
 @dataclass
@@ -44,9 +48,35 @@ class TrainStream:
     world: int
     seed: int
     uses_generator: bool = False
+    group_by_length: bool = False
 
     def micro_batches_per_epoch(self) -> int:
         return max(1, len(self.features) // (self.batch_size * self.world))
+
+    def epoch_order(self, epoch: int) -> list[int]:
+        """The features of `epoch` in the order they are batched: a function of the epoch alone,
+        so a resumed run draws what an uninterrupted one does.
+
+        Grouped by length: the shuffled full global batches are cut into groups of
+        GROUP_BATCHES, each group sorted by length and split into global batches again, and
+        those batches shuffled. Every rank's share of a global batch is then of similar
+        length too, so no rank waits on a long one. The remainder (too few for a global
+        batch) stays at the end, as without grouping.
+        """
+        rng = random.Random(self.seed * 7919 + epoch)
+        order = list(range(len(self.features)))
+        rng.shuffle(order)
+        span = self.batch_size * self.world
+        full = len(order) // span * span
+        if not self.group_by_length or full <= span:
+            return order
+        lengths = [_length(f) for f in self.features]
+        batches = []
+        for g in range(0, full, span * GROUP_BATCHES):
+            group = sorted(order[g : min(full, g + span * GROUP_BATCHES)], key=lengths.__getitem__)
+            batches += [group[b : b + span] for b in range(0, len(group), span)]
+        rng.shuffle(batches)
+        return [i for batch in batches for i in batch] + order[full:]
 
     def batches_from(self, step: int) -> Iterator[dict]:
         """Micro-batches from optimizer step `step` on, epoch after epoch."""
@@ -58,10 +88,8 @@ class TrainStream:
         shuffled: tuple[int, list[int]] = (-1, [])
         while True:
             epoch, k = divmod(index, per_epoch)
-            if shuffled[0] != epoch:  # the order depends on the epoch alone: resumable
-                order = list(range(len(self.features)))
-                random.Random(self.seed * 7919 + epoch).shuffle(order)
-                shuffled = (epoch, order)
+            if shuffled[0] != epoch:
+                shuffled = (epoch, self.epoch_order(epoch))
             order = shuffled[1]
             start = (k * self.world + self.rank) * self.batch_size
             chunk = [self.features[i] for i in order[start : start + self.batch_size]]
@@ -75,6 +103,12 @@ class TrainStream:
             else:
                 yield self.collate(chunk)
             index += 1
+
+
+def _length(feature: dict) -> int:
+    """Tokens the feature pads to: a multiple-choice feature is as long as its longest choice."""
+    ids = feature["input_ids"]
+    return max(map(len, ids)) if ids and isinstance(ids[0], list) else len(ids)
 
 
 @dataclass
@@ -172,6 +206,7 @@ def _mlm_streams(cfg: TrainConfig, tokenizer, rank: int, world: int):
         world,
         cfg.seed,
         True,
+        optim.group_by_length,
     )
     return train, EvalData(dev_seqs, encode(dev_seqs), collator, rank, world, True)
 
@@ -199,6 +234,7 @@ def _task_streams(cfg: TrainConfig, member: MemberConfig, tokenizer, rank: int, 
         rank,
         world,
         seed,
+        group_by_length=optim.group_by_length,
     )
     dev = EvalData(
         dev_examples,
