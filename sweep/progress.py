@@ -57,6 +57,7 @@ class StoreCallback(Callback):
         self.sweep = sweep
         self.echo = echo
         self.last_round: dict[str, int] = {}
+        self.clock: dict[str, TrialClock] = {}
 
     def _update(self, plan: dict, **fields) -> None:
         defaults = {
@@ -72,6 +73,7 @@ class StoreCallback(Callback):
 
     def on_trial_start(self, iteration, trials, trial, **info):
         plan = trial.config["trial"]
+        self.clock[plan["trial_id"]] = TrialClock(time.time())
         self._update(plan, state=RUNNING)
         self.echo(
             f"[{plan['phase']}] start {plan['trial_id']} ({plan['config_id']}, seed {plan['seed']})"
@@ -81,7 +83,13 @@ class StoreCallback(Callback):
         plan = trial.config["trial"]
         store_round(self.out_dir, self.sweep, plan, result)
         self.last_round[plan["trial_id"]] = result["round"]
-        self._update(plan, state=RUNNING, round=result["round"], dev_score=result["dev_score"])
+        self._update(
+            plan,
+            state=RUNNING,
+            round=result["round"],
+            dev_score=result["dev_score"],
+            **self._timed(plan, result),
+        )
         self.echo(
             f"[{plan['phase']}] {plan['trial_id']} round {result['round']}/{top_round(plan)}: "
             f"dev {plan['metric']} {result['dev_score']:.4f}"
@@ -97,6 +105,7 @@ class StoreCallback(Callback):
             from sweep.reusing import register
 
             register(self.out_dir, plan)
+        self._ended(plan)
         note = "" if state == DONE else f" (ASHA stopped it after round {reached}/{rounds})"
         self.echo(f"[{plan['phase']}] {state} {plan['trial_id']}{note}")
 
@@ -104,7 +113,68 @@ class StoreCallback(Callback):
         plan = trial.config["trial"]
         cause = _first_line(getattr(trial, "error_file", None))
         self._update(plan, state=FAILED, error=cause)
+        self._ended(plan)
         self.echo(f"[{plan['phase']}] FAILED {plan['trial_id']}: {cause}")
+
+    def _timed(self, plan: dict, result: dict) -> dict:
+        """The trial's time ledger after a round's result (see `TrialClock`)."""
+        clock = self.clock.get(plan["trial_id"])
+        if clock is None:  # a result from before this driver started the trial
+            return {}
+        now = time.time()
+        if clock.loop_started is None:  # the loop's clock started after start-up
+            clock.loop_started = now - float(result.get("wall_seconds", 0.0))
+        clock.last_result = now
+        clock.train += float(result.get("train_seconds", 0.0))
+        clock.evaluate += float(result.get("eval_seconds", 0.0))
+        return clock.fields(self._earlier(plan))
+
+    def _ended(self, plan: dict) -> None:
+        clock = self.clock.pop(plan["trial_id"], None)
+        if clock is not None:
+            clock.ended = time.time()
+            fields = clock.fields(self._earlier(plan))
+            update_trial(self.out_dir, plan["trial_id"], {}, **fields)
+
+    def _earlier(self, plan: dict) -> dict:
+        """The ledger of the trial's earlier attempts (a failure, a resumed sweep)."""
+        entry = read_status(self.out_dir)["trials"].get(plan["trial_id"], {})
+        return entry.get("attempts_time", {})
+
+
+class TrialClock:
+    """Where one attempt of a trial spends its wall time, as the driver sees it: start-up (from
+    Tune starting the trial to the loop's first step: worker processes, imports, data, model,
+    engine), training steps, dev evaluation, the rest of the loop (checkpoints, reports), and
+    teardown (from the last result to the trial's end). The sweep-overhead benchmark reads
+    these from `status.json`."""
+
+    def __init__(self, started: float):
+        self.started = started
+        self.loop_started: float | None = None
+        self.last_result: float | None = None
+        self.ended: float | None = None
+        self.train = self.evaluate = 0.0
+
+    def attempt(self) -> dict:
+        end = self.ended or self.last_result or self.started
+        loop = (self.loop_started or end) - self.started
+        return {
+            "wall": end - self.started,
+            "startup": loop,
+            "train": self.train,
+            "evaluate": self.evaluate,
+            "teardown": end - (self.last_result or end),
+        }
+
+    def fields(self, earlier: dict) -> dict:
+        """Status fields: this attempt's times added to the earlier attempts' (`time`), and the
+        attempt's own bounds; `attempts_time` is what a next attempt adds to."""
+        total = {k: earlier.get(k, 0.0) + v for k, v in self.attempt().items()}
+        fields = {"time": total, "started_at": self.started}
+        if self.ended is not None:
+            fields.update(ended_at=self.ended, attempts_time=total)
+        return fields
 
 
 def top_round(plan: dict) -> int:

@@ -5,6 +5,7 @@ report is written, and `status` tells the trial states."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ import yaml
 from sweep import store
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
+ROOT = Path(__file__).resolve().parents[1]
 
 LR_GOOD, LR_USELESS, LR_GOOD_TOO = 3.0e-4, 1.0e-9, 1.0e-3
 STARTS = ("none", "synth_mnli", "mix")
@@ -251,3 +253,23 @@ def test_each_evaluated_trial_keeps_prediction_files_that_rescore_to_its_stored_
                  "--data-root", str(benchmark), timeout=120)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["metrics"]["f1"] == pytest.approx(row.value, abs=1e-12)
+
+
+def test_every_trial_accounts_for_its_wall_time_and_the_overhead_benchmark_reads_it(sweep_dir):
+    trials = json.loads((sweep_dir / "status.json").read_text())["trials"]
+    assert all("time" in entry for entry in trials.values() if entry["state"] != "pending")
+    for entry in trials.values():
+        t = entry["time"]
+        assert t["train"] > 0 and t["startup"] > 0
+        assert t["startup"] + t["train"] + t["evaluate"] + t["teardown"] <= t["wall"] + 1e-6
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "sweep_overhead.py"), "--from", str(sweep_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"all trials: {len(trials)} trials" in done.stdout
+    assert re.search(
+        r"trials spent \d+\.\d% of their wall time training or evaluating", done.stdout
+    )
