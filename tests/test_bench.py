@@ -42,3 +42,17 @@ def test_the_eval_throughput_benchmark_prints_both_engines_and_their_ratio():
     assert re.search(r"Ray Data pipeline, 2 actors: +\d+\.\d examples/s", lines)
     assert re.search(r"ratio pipeline/plain \d+\.\d\dx", lines)
     assert re.search(r"one-thread actors with no start-up at all would reach \d+\.\d\dx", lines)
+
+
+@pytest.mark.slow
+def test_the_training_throughput_benchmark_prints_every_variant_and_the_ratio():
+    lines = bench_lines("train_throughput", "--tiny")
+    for variant in (
+        r"Trainer, padded to max length \(baseline\)",
+        r"Trainer, dynamic padding \+ group_by_length",
+        r"xstilts, dynamic padding, shuffled",
+        r"xstilts, dynamic padding, length-grouped",
+    ):
+        assert re.search(variant + r" +\d+\.\d real tokens/s .*padding \d+% of the batches", lines)
+    assert re.search(r"ratio xstilts/baseline \d+\.\d\dx \(target 1.30x: (met|NOT met)\)", lines)
+    assert re.search(r"ratio xstilts/Trainer at its best \d+\.\d\dx", lines)
