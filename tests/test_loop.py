@@ -153,6 +153,23 @@ def test_every_zero_stage_trains_exports_and_evaluates(benchmark, pretrained, tm
     assert all(r["n_examples"] > 0 for r in rows)
 
 
+@pytest.mark.parametrize("stage", [0, 3])
+def test_activation_checkpointing_recomputes_exactly_what_it_dropped(
+    benchmark, pretrained, tmp_path, stage
+):
+    cfg = finetune(benchmark, pretrained, "target", "synth_udpos", examples=64, stage=stage)
+    kept = run(cfg, tmp_path / "kept")
+    checkpointed = cfg.model_copy(
+        update={"deepspeed": cfg.deepspeed.model_copy(update={"activation_checkpointing": True})}
+    )
+    recomputed = run(checkpointed, tmp_path / "recomputed")
+    assert read_meta(recomputed.checkpoints[-1])["activation_checkpointing"] is True
+    assert read_meta(kept.checkpoints[-1])["activation_checkpointing"] is False
+    assert recomputed.history[-1]["train_losses"] == pytest.approx(
+        kept.history[-1]["train_losses"], abs=1e-5
+    )
+
+
 INTERMEDIATE_FIXTURES = Path(__file__).parent / "fixtures" / "intermediate"
 
 

@@ -55,6 +55,8 @@ def save(
             "zero_stage": cfg.deepspeed.zero_stage,
             "device": torch.device(engine.device).type,
             "precision": cfg.deepspeed.resolved_precision(cfg.use_gpu),
+            # What the model did, not what was asked: a test checks the two agree.
+            "activation_checkpointing": bool(getattr(encoder, "is_gradient_checkpointing", False)),
             "encoder_prefix": prefix or f"{engine.module.base_model_prefix}.",
             "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))},
             "master_weight_groups": _master_weight_groups(engine),

@@ -161,6 +161,12 @@ class DeepSpeedConfig(Frozen):
         "weights with fp32 masters in the optimizer",
     )
     offload_optimizer: bool = Field(False, description="keep optimizer states in CPU memory")
+    activation_checkpointing: bool = Field(
+        False,
+        description="recompute each layer's activations in the backward pass instead of keeping "
+        "them: about a third more compute for a fraction of the activation memory (long inputs, "
+        "large micro-batches)",
+    )
 
     def resolved_precision(self, on_gpu: bool) -> str:
         # Autocast, not DeepSpeed's bf16 weights, by default: on an H100 an XLM-R Large step ran

@@ -59,6 +59,11 @@ def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
     data = build_data(cfg, rank, world_size)
     model, encoder, head_reused = _build_model(cfg, data)
     init_print = fingerprint(encoder)
+    if cfg.deepspeed.activation_checkpointing:
+        # Non-reentrant: works with frozen inputs (embeddings) and ZeRO-3's parameter hooks.
+        encoder.gradient_checkpointing_enable(
+            gradient_checkpointing_kwargs={"use_reentrant": False}
+        )
     engine = build_engine(cfg, model, data.total_steps, world_size, gpu)
 
     progress = Progress()
