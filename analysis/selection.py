@@ -304,7 +304,11 @@ def target_result(frame: pd.DataFrame, target: str) -> TargetResult:
     selections: dict[str, Selection] = {}
     cells: dict[tuple[str, str, str], Cell] = {}
     chance = chance_of(task)
-    searched = _varying_keys(zero_shot)
+    # Over every trained trial, stopped ones included: after ASHA a single configuration may be
+    # left evaluated, and its searched rate must still show.
+    searched = _varying_keys(
+        pd.concat([zero_shot, frame[(frame.phase == "target") & (frame.target == target)]])
+    )
     for intermediate, row in best.items():
         # Filtered on both, so a config id reused across intermediates cannot mix cells.
         rows = zero_shot[

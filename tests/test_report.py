@@ -163,6 +163,14 @@ def test_selected_hyper_parameters_are_listed_without_the_per_seed_values(demo: 
     assert "| 2 | 2 | 77.0 accuracy |" in selection  # chosen of 2 configs, 2 seeds
 
 
+def test_the_searched_rate_shows_when_asha_left_one_configuration_evaluated(tmp_path: Path):
+    rows = trial("A", 1, "none", [0.70, 0.78], {"en": 0.80, "qaa": 0.60})
+    rows += trial("B", 1, "none", [0.40], None, lr=3e-5)  # stopped at the first rung
+    write_rows(tmp_path, rows, label="asha")
+    selection = table_row(write_report(tmp_path).read_text(), XNLI)
+    assert "`A`" in selection and "learning_rate=1e-05" in selection
+
+
 def test_the_printed_deltas_equal_hand_computed_values(demo: Path):
     report = write_report(demo).read_text()
     assert table_row(report, "language") == f"| language | none | {MNLI} |"
