@@ -8,6 +8,7 @@ directory under `<out>/handoff/`, which the next phase's trials load strictly.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -181,6 +182,11 @@ def _run_target(ctx: Context, starts: dict[str, str], zero_shot: ZeroShot) -> No
     )
 
 
+def _mixed(trial) -> str:
+    """A fixed pseudo-random rank of a trial among equals: the hash of its id."""
+    return hashlib.sha256(trial.trial_id.encode()).hexdigest()
+
+
 def _run_phase(ctx: Context, phase: str, init_from, callbacks=(), on_trial=None) -> None:
     spec = ctx.spec
     if ctx.resume and read_status(ctx.out)["phases"].get(phase, {}).get("state") == "done":
@@ -193,7 +199,10 @@ def _run_phase(ctx: Context, phase: str, init_from, callbacks=(), on_trial=None)
     train_storage = remote.join(storage, "train")
     # Longest first: the short trials then fill the gaps at the end of the phase instead of a
     # long one running alone while the other slots idle (the phase ends with its last trial).
-    ordered = sorted(ctx.plan.trials(phase), key=lambda t: -trial_hours(spec, t))
+    # Equal costs (a grid) in a fixed pseudo-random order, not the grid's: ASHA compares each
+    # trial with those that reached a rung before it, and a grid listed from the worst rate
+    # to the best would have it stop nothing (bench/asha_savings.py replays this).
+    ordered = sorted(ctx.plan.trials(phase), key=lambda t: (-trial_hours(spec, t), _mixed(t)))
     dicts = [_trial_dict(ctx, t, init_from(t), train_storage) for t in ordered]
     searches = ctx.plan.searches_for(phase)
     metric = spec.asha_for(phase).metric if phase != "pretrain" else "dev_score"

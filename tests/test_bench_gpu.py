@@ -1,0 +1,64 @@
+"""The GPU benchmarks measure on a GPU; here each runs its tiny CPU path and prints its figures."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench_lines(script: str, *args: str) -> str:
+    """The benchmark's own output lines (those that start with its name), after it succeeded."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / f"{script}.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return "\n".join(line for line in done.stdout.splitlines() if line.startswith(f"{script}:"))
+
+
+def figures(length: int, variant: str) -> str:
+    """The regex of one variant's line of figures (CPU: peak RSS, no MFU)."""
+    return (
+        rf"gpu_train: length {length} {variant}: \d+ tok/s, \d+\.\d seq/s, "
+        r"process peak RSS \d+\.\d\d GiB, MFU n/a, attention \w+"
+    )
+
+
+@pytest.mark.slow
+def test_the_training_benchmark_prints_throughput_memory_mfu_and_ratio_for_every_variant():
+    lines = bench_lines("gpu_train", "--tiny")
+    assert re.search(r"torch \S+, transformers \S+, deepspeed \S+", lines)
+    assert "every token real" in lines
+    for length in (16, 32):
+        assert re.search(figures(length, r"Trainer \(fp32, \w+\)"), lines)
+        for stage in (0, 2):
+            ratio = r", ratio xstilts/Trainer \d+\.\d\dx"
+            assert re.search(figures(length, f"xstilts ZeRO-{stage}") + ratio, lines)
+        assert re.search(
+            rf"gpu_train: length {length}: xstilts ZeRO-0 \d+ tok/s, Trainer \d+ tok/s, "
+            r"ratio \d+\.\d\dx, MFU n/a",
+            lines,
+        )
+
+
+@pytest.mark.slow
+def test_the_memory_benchmark_prints_peak_memory_and_max_micro_batch_per_zero_stage():
+    lines = bench_lines("gpu_memory", "--tiny")
+    for stage in (0, 2):
+        for batch, length in ((4, 32), (2, 48)):
+            assert re.search(
+                rf"gpu_memory: ZeRO-{stage} micro-batch {batch} x {length} tokens \(.+\): "
+                r"process peak RSS \d+\.\d\d GiB",
+                lines,
+            )
+        assert f"gpu_memory: ZeRO-{stage} max micro-batch at length 32: 8 (the cap" in lines
+        assert re.search(rf"gpu_memory: ZeRO-{stage} estimate on 8 GPUs: \S+ GiB/GPU", lines)
+    assert re.search(r"ZeRO-2 estimate .+, \S+ GiB/GPU \(DeepSpeed's estimator", lines)
