@@ -182,9 +182,10 @@ def _run_target(ctx: Context, starts: dict[str, str], zero_shot: ZeroShot) -> No
     )
 
 
-def _mixed(trial) -> str:
-    """A fixed pseudo-random rank of a trial among equals: the hash of its id."""
-    return hashlib.sha256(trial.trial_id.encode()).hexdigest()
+def start_order(spec: SweepSpec, trials: list[TrialPlan]) -> list[TrialPlan]:
+    """Longest first; equal costs in a fixed pseudo-random order (the hash of the trial id)."""
+    mixed = lambda t: hashlib.sha256(t.trial_id().encode()).hexdigest()  # noqa: E731
+    return sorted(trials, key=lambda t: (-trial_hours(spec, t), mixed(t)))
 
 
 def _run_phase(ctx: Context, phase: str, init_from, callbacks=(), on_trial=None) -> None:
@@ -202,7 +203,7 @@ def _run_phase(ctx: Context, phase: str, init_from, callbacks=(), on_trial=None)
     # Equal costs (a grid) in a fixed pseudo-random order, not the grid's: ASHA compares each
     # trial with those that reached a rung before it, and a grid listed from the worst rate
     # to the best would have it stop nothing (bench/asha_savings.py replays this).
-    ordered = sorted(ctx.plan.trials(phase), key=lambda t: (-trial_hours(spec, t), _mixed(t)))
+    ordered = start_order(spec, ctx.plan.trials(phase))
     dicts = [_trial_dict(ctx, t, init_from(t), train_storage) for t in ordered]
     searches = ctx.plan.searches_for(phase)
     metric = spec.asha_for(phase).metric if phase != "pretrain" else "dev_score"

@@ -168,3 +168,22 @@ def test_target_starts_restrict_where_trained_targets_start_but_not_retrieval():
     assert {t.intermediate for t in plan.target} == {"none", "squad_v2"}
     assert {s for s, _ in plan.retrieval} == {"none", "mnli", "squad_v2"}
     assert plan.intermediate_configs() == ("none", "squad_v2")
+
+
+def test_a_grid_starts_longest_first_and_equal_costs_in_a_fixed_order_not_the_listed_one():
+    from sweep.runner import start_order
+
+    rates = [1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3]
+    spec = spec_with(
+        target={
+            "tasks": ["xnli", "pawsx"],
+            "search": {"learning_rate": rates},
+            "per_task": {"pawsx": {"epochs": 20}},
+        }
+    )
+    trials = expand(spec).target
+    ordered = start_order(spec, trials)
+    assert [t.task for t in ordered[: len(ordered) // 2]] == ["pawsx"] * (len(ordered) // 2)
+    xnli_rates = [t.optim.learning_rate for t in ordered if t.task == "xnli" and t.seed == 0]
+    assert sorted(xnli_rates) == rates and xnli_rates != rates
+    assert start_order(spec, list(reversed(trials))) == ordered
