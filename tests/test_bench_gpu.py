@@ -3,25 +3,9 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def bench_lines(script: str, *args: str) -> str:
-    """The benchmark's own output lines (those that start with its name), after it succeeded."""
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / f"{script}.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return "\n".join(line for line in done.stdout.splitlines() if line.startswith(f"{script}:"))
+from test_bench import bench_lines
 
 
 def figures(length: int, variant: str) -> str:
