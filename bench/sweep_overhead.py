@@ -4,8 +4,9 @@ Runs the demo sweep through the real CLI (`xstilts run demo --no-reuse`, or `--s
 timing it from the command's start to its exit, then reads the time ledger the sweep driver
 keeps for every trial in `status.json` (`sweep.progress.TrialClock`):
 
-- start-up: from Tune starting the trial to the training loop's first step (Ray actors and
-  worker processes, imports, process group, data, model, DeepSpeed engine);
+- start-up: from Tune starting the trial to the training loop's first step, split into Ray's
+  part (actors and worker processes, their imports) and the worker's own set-up as the loop
+  times it (process group, data, model, DeepSpeed engine, restoring a checkpoint);
 - training: the loop's optimizer steps; evaluation: its English dev evaluations;
 - the rest of the loop (checkpoints, reports) and teardown (last result to the trial's end).
 
@@ -29,7 +30,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-PARTS = ("startup", "train", "evaluate", "loop_rest", "teardown")
+PARTS = ("ray_startup", "worker_setup", "train", "evaluate", "loop_rest", "teardown")
 TARGET = 0.70
 
 
@@ -55,9 +56,11 @@ def ledger(out: Path) -> dict[str, dict]:
 def parts(entry: dict) -> dict[str, float]:
     t = entry["time"]
     rest = t["wall"] - t["startup"] - t["train"] - t["evaluate"] - t["teardown"]
+    setup = t.get("worker_setup", 0.0)
     return {
         "wall": t["wall"],
-        "startup": t["startup"],
+        "ray_startup": t["startup"] - setup,
+        "worker_setup": setup,
         "train": t["train"],
         "evaluate": t["evaluate"],
         "loop_rest": max(0.0, rest),

@@ -124,6 +124,9 @@ class StoreCallback(Callback):
         now = time.time()
         if clock.loop_started is None:  # the loop's clock started after start-up
             clock.loop_started = now - float(result.get("wall_seconds", 0.0))
+            # The worker's own part of start-up (process group, data, model, engine, restore);
+            # the rest is Ray's actors and processes and their imports.
+            clock.worker_setup = sum(v for k, v in result.items() if k.startswith("setup/"))
         clock.last_result = now
         clock.train += float(result.get("train_seconds", 0.0))
         clock.evaluate += float(result.get("eval_seconds", 0.0))
@@ -145,16 +148,16 @@ class StoreCallback(Callback):
 class TrialClock:
     """Where one attempt of a trial spends its wall time, as the driver sees it: start-up (from
     Tune starting the trial to the loop's first step: worker processes, imports, data, model,
-    engine), training steps, dev evaluation, the rest of the loop (checkpoints, reports), and
-    teardown (from the last result to the trial's end). The sweep-overhead benchmark reads
-    these from `status.json`."""
+    engine; `worker_setup` is the part the loop timed itself), training steps, dev evaluation,
+    the rest of the loop (checkpoints, reports), and teardown (from the last result to the
+    trial's end). The sweep-overhead benchmark reads these from `status.json`."""
 
     def __init__(self, started: float):
         self.started = started
         self.loop_started: float | None = None
         self.last_result: float | None = None
         self.ended: float | None = None
-        self.train = self.evaluate = 0.0
+        self.train = self.evaluate = self.worker_setup = 0.0
 
     def attempt(self) -> dict:
         end = self.ended or self.last_result or self.started
@@ -162,6 +165,7 @@ class TrialClock:
         return {
             "wall": end - self.started,
             "startup": loop,
+            "worker_setup": self.worker_setup,
             "train": self.train,
             "evaluate": self.evaluate,
             "teardown": end - (self.last_result or end),

@@ -260,7 +260,7 @@ def test_every_trial_accounts_for_its_wall_time_and_the_overhead_benchmark_reads
     assert all("time" in entry for entry in trials.values() if entry["state"] != "pending")
     for entry in trials.values():
         t = entry["time"]
-        assert t["train"] > 0 and t["startup"] > 0
+        assert t["train"] > 0 and t["startup"] > t["worker_setup"] > 0
         assert t["startup"] + t["train"] + t["evaluate"] + t["teardown"] <= t["wall"] + 1e-6
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "sweep_overhead.py"), "--from", str(sweep_dir)],

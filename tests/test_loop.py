@@ -168,6 +168,11 @@ def test_activation_checkpointing_recomputes_exactly_what_it_dropped(
     assert recomputed.history[-1]["train_losses"] == pytest.approx(
         kept.history[-1]["train_losses"], abs=1e-5
     )
+    setup = {k: v for k, v in kept.history[0].items() if k.startswith("setup/")}
+    assert set(setup) == {
+        f"setup/{p}" for p in ("process_group", "data", "model", "engine", "restore")
+    }
+    assert all(v >= 0 for v in setup.values())
 
 
 INTERMEDIATE_FIXTURES = Path(__file__).parent / "fixtures" / "intermediate"

@@ -32,13 +32,17 @@ def result(round_: int, wall: float, train: float, evaluate: float) -> dict:
             "eval_seconds": evaluate}  # fmt: skip
 
 
+SETUP = {"setup/process_group": 0.5, "setup/data": 1.5, "setup/model": 2.0, "setup/engine": 1.0}
+
+
 def run_attempt(callback, trial, now, start: float) -> None:
-    """Started at `start`; the loop starts 12 s later; two rounds of 10 s (7 training, 2
+    """Started at `start`; the loop starts 12 s later (5 s of them the worker's own set-up,
+    reported with the first round); two rounds of 10 s (7 training, 2
     evaluating, 1 checkpointing); the trial ends 3 s after its last result."""
     now.t = start
     callback.on_trial_start(0, [], trial)
     now.t = start + 22
-    callback.on_trial_result(0, [], trial, result(1, 10.0, 7.0, 2.0))
+    callback.on_trial_result(0, [], trial, {**result(1, 10.0, 7.0, 2.0), **SETUP})
     now.t = start + 32
     callback.on_trial_result(0, [], trial, result(2, 20.0, 7.0, 2.0))
     now.t = start + 35
@@ -50,7 +54,14 @@ def test_a_trials_wall_time_splits_into_start_up_training_evaluation_and_teardow
     run_attempt(callback, SimpleNamespace(config={"trial": plan()}), clock, 1000.0)
     entry = read_status(tmp_path)["trials"]["t1"]
     assert entry["time"] == pytest.approx(
-        {"wall": 35.0, "startup": 12.0, "train": 14.0, "evaluate": 4.0, "teardown": 3.0}
+        {
+            "wall": 35.0,
+            "startup": 12.0,
+            "worker_setup": 5.0,
+            "train": 14.0,
+            "evaluate": 4.0,
+            "teardown": 3.0,
+        }  # fmt: skip
     )
     assert (entry["started_at"], entry["ended_at"]) == (1000.0, 1035.0)
 
@@ -63,6 +74,7 @@ def test_a_second_attempt_adds_to_the_first(tmp_path, clock):
     entry = read_status(tmp_path)["trials"]["t1"]
     assert entry["time"]["wall"] == pytest.approx(70.0)
     assert entry["time"]["train"] == pytest.approx(28.0)
+    assert entry["time"]["worker_setup"] == pytest.approx(10.0)
     assert (entry["started_at"], entry["ended_at"]) == (2000.0, 2035.0)
 
 
@@ -74,7 +86,14 @@ def test_a_running_trial_shows_its_time_so_far(tmp_path, clock):
     callback.on_trial_result(0, [], trial, result(1, 10.0, 7.0, 2.0))
     entry = read_status(tmp_path)["trials"]["t1"]
     assert entry["time"] == pytest.approx(
-        {"wall": 22.0, "startup": 12.0, "train": 7.0, "evaluate": 2.0, "teardown": 0.0}
+        {
+            "wall": 22.0,
+            "startup": 12.0,
+            "worker_setup": 0.0,
+            "train": 7.0,
+            "evaluate": 2.0,
+            "teardown": 0.0,
+        }  # fmt: skip
     )
     assert "ended_at" not in entry
 

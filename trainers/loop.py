@@ -52,11 +52,14 @@ class Progress:
 
 
 def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
+    laps = Laps()
     gpu = on_gpu(cfg)
     ensure_process_group(gpu)
     rank, world_size = world()
+    laps.mark("process_group")
     torch.manual_seed(cfg.seed)
     data = build_data(cfg, rank, world_size)
+    laps.mark("data")
     model, encoder, head_reused = _build_model(cfg, data)
     init_print = fingerprint(encoder)
     if cfg.deepspeed.activation_checkpointing:
@@ -64,7 +67,9 @@ def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
         encoder.gradient_checkpointing_enable(
             gradient_checkpointing_kwargs={"use_reentrant": False}
         )
+    laps.mark("model")
     engine = build_engine(cfg, model, data.total_steps, world_size, gpu)
+    laps.mark("engine")
 
     progress = Progress()
     with reporter.restore_dir() as restored:
@@ -74,6 +79,7 @@ def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
             init_print = state["init_fingerprint"]
             if "sampler" in state:
                 data.train.load_state_dict(state["sampler"])
+    laps.mark("restore")
 
     started = time.monotonic()
     batches = data.batches_from(progress.step)
@@ -124,6 +130,7 @@ def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
             wall_seconds=time.monotonic() - started,
             init_fingerprint=init_print,
             head_reused=int(head_reused),
+            **laps.take(),  # the first round of each attempt: where its set-up went
             **{f"drawn/{k}": n for k, n in drawn.items() if k is not None},
         )
         directory = scratch / f"round-{round_:03d}"
@@ -141,6 +148,22 @@ def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
         )
         reporter.report(metrics, directory)
     return progress
+
+
+class Laps:
+    """Seconds between marks, `setup/<name>`: what a run does before its first step."""
+
+    def __init__(self):
+        self.last = time.monotonic()
+        self.laps: dict[str, float] = {}
+
+    def mark(self, name: str) -> None:
+        now = time.monotonic()
+        self.laps[f"setup/{name}"], self.last = now - self.last, now
+
+    def take(self) -> dict[str, float]:
+        laps, self.laps = self.laps, {}
+        return laps
 
 
 def encoder_prefix(cfg: TrainConfig) -> str:
