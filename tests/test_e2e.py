@@ -67,9 +67,9 @@ def e2e_spec(benchmark: Path) -> dict:
                     "max_train_examples": 320,
                 },
             },
-            # The middle grid point cannot learn, the others can. Run one at a time: whichever
-            # order Tune takes the grid in, a learning trial reaches the first rung before the
-            # useless one, so ASHA must stop it there.
+            # The middle grid point cannot learn, the others can. ASHA stops trials behind those
+            # that reached a rung before them; the sweep starts a grid in a fixed pseudo-random
+            # order, so which trials it stops depends on the trial ids, but it stops some.
             "target": {
                 "tasks": ["synth_udpos", "synth_tatoeba"],
                 "search": {"learning_rate": [LR_GOOD, LR_USELESS, LR_GOOD_TOO]},
@@ -146,9 +146,9 @@ def test_zero_shot_rows_cover_every_language_of_every_finished_target_trial(swee
     assert set(zero.language) == {"en", "qaa", "qab", "qac"}
     assert (zero.n_examples > 0).all()
     dev = frame[(frame.phase == "target") & (frame.metric == "f1")]
-    # Per start: two learning trials x 2 rounds, and the stopped one's round 1 (its round 2
-    # only if it raced past ASHA's stop).
-    assert 3 * (2 * 2 + 1) <= len(dev) <= 3 * 3 * 2
+    # Per start: every trial's round 1, and round 2 of at least one (ASHA may stop the weaker
+    # learning trial too, when the better one reached the rung first).
+    assert 3 * (3 + 1) <= len(dev) <= 3 * 3 * 2
 
 
 def test_the_retrieval_target_is_evaluated_on_each_start_without_training(sweep_dir):
@@ -256,14 +256,18 @@ def test_each_evaluated_trial_keeps_prediction_files_that_rescore_to_its_stored_
 
 
 def test_every_trial_accounts_for_its_wall_time_and_the_overhead_benchmark_reads_it(sweep_dir):
-    trials = json.loads((sweep_dir / "status.json").read_text())["trials"]
-    assert all("time" in entry for entry in trials.values() if entry["state"] != "pending")
+    out, _ = sweep_dir
+    status = json.loads((out / "status.json").read_text())["trials"]
+    # Retrieval targets are evaluations, not trials: they have no time ledger.
+    trials = {
+        k: v for k, v in status.items() if v["phase"] in ("pretrain", "intermediate", "target")
+    }
     for entry in trials.values():
         t = entry["time"]
         assert t["train"] > 0 and t["startup"] > t["worker_setup"] > 0
         assert t["startup"] + t["train"] + t["evaluate"] + t["teardown"] <= t["wall"] + 1e-6
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "sweep_overhead.py"), "--from", str(sweep_dir)],
+        [sys.executable, str(ROOT / "bench" / "sweep_overhead.py"), "--from", str(out)],
         capture_output=True,
         text=True,
         timeout=120,
