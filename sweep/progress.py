@@ -122,11 +122,14 @@ class StoreCallback(Callback):
         if clock is None:  # a result from before this driver started the trial
             return {}
         now = time.time()
-        if clock.loop_started is None:  # the loop's clock started after start-up
-            clock.loop_started = now - float(result.get("wall_seconds", 0.0))
+        # The loop's clock started after start-up. A result reaches the driver a moment after
+        # the worker sent it: the earliest estimate over the results has the least of that lag.
+        loop_started = now - float(result.get("wall_seconds", 0.0))
+        if clock.loop_started is None:
             # The worker's own part of start-up (process group, data, model, engine, restore);
             # the rest is Ray's actors and processes and their imports.
             clock.worker_setup = sum(v for k, v in result.items() if k.startswith("setup/"))
+        clock.loop_started = min(loop_started, clock.loop_started or loop_started)
         clock.last_result = now
         clock.train += float(result.get("train_seconds", 0.0))
         clock.evaluate += float(result.get("eval_seconds", 0.0))

@@ -98,6 +98,22 @@ def test_a_running_trial_shows_its_time_so_far(tmp_path, clock):
     assert "ended_at" not in entry
 
 
+def test_a_late_first_result_does_not_make_the_loop_shorter_than_its_parts(tmp_path, clock):
+    """The first result reached the driver 2 s after it was sent, the second without lag."""
+    callback = StoreCallback(tmp_path, "s", echo=lambda line: None)
+    trial = SimpleNamespace(config={"trial": plan()})
+    callback.on_trial_start(0, [], trial)
+    clock.t = 1024.0
+    callback.on_trial_result(0, [], trial, result(1, 10.0, 7.0, 2.0))
+    clock.t = 1032.0
+    callback.on_trial_result(0, [], trial, result(2, 20.0, 7.0, 2.0))
+    clock.t = 1035.0
+    callback.on_trial_complete(0, [], trial)
+    t = read_status(tmp_path)["trials"]["t1"]["time"]
+    assert t["startup"] == pytest.approx(12.0)
+    assert t["startup"] + t["train"] + t["evaluate"] + t["teardown"] <= t["wall"]
+
+
 def test_a_failed_trial_keeps_the_time_it_spent(tmp_path, clock):
     callback = StoreCallback(tmp_path, "s", echo=lambda line: None)
     trial = SimpleNamespace(config={"trial": plan()}, error_file=None)
