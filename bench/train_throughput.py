@@ -24,7 +24,6 @@ Run:  .venv/bin/python bench/train_throughput.py [--task synth_mnli --steps 80 -
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import tempfile
 from pathlib import Path
@@ -194,7 +193,6 @@ def main() -> int:
 
     from trainers.synth import ensure_benchmark
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     data = args.data or Path(tempfile.gettempdir()) / "xstilts-bench" / "synthetic"
     root = ensure_benchmark(data, seed=0)
     lengths = [len(f["input_ids"]) for f in train_features(args, root)]
@@ -225,7 +223,6 @@ def main() -> int:
         "train_throughput: ratio xstilts/Trainer at its best "
         f"{xstilts['rate'] / best_trainer['rate']:.2f}x"
     )
-    assert math.isfinite(ratio)
     return 0
 
 
