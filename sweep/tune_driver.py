@@ -1,8 +1,10 @@
-"""Ray at the edges: one Tuner per phase, each trial a function trainable that runs a TorchTrainer.
+"""Ray at the edges: one Tuner per phase, each trial a function trainable.
 
-Train V2 no longer accepts a trainer inside `tune.Tuner`, so each trial's "driver" builds a
-`TorchTrainer` and calls `fit()`; `TuneReportCallback` forwards rank 0's reports (and the
-checkpoint path) to Tune, where ASHA and `StoreCallback` see them.
+A trial of several workers (or on spot nodes) runs a TorchTrainer: Train V2 no longer accepts a
+trainer inside `tune.Tuner`, so each trial's "driver" builds a `TorchTrainer` and calls `fit()`;
+`TuneReportCallback` forwards rank 0's reports (and the checkpoint path) to Tune, where ASHA and
+`StoreCallback` see them. A one-worker trial trains in the trainable's own process
+(`trainers.trial_process`), which reports the same results.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from ray.tune.schedulers import TrialScheduler
 from ray.tune.schedulers.async_hyperband import AsyncHyperBandScheduler, _Bracket
 
 from sweep.spec import AshaSpec, TrackingSpec
+from sweep.spec_resources import ResourcesSpec
 
 SELECTION_METRIC = "dev_score"  # what Ray keeps checkpoints by (ASHA may compare another)
 TIME_ATTR = "round"
@@ -158,9 +161,7 @@ def make_tuner(
     trials: list[dict],
     *,
     storage: str,
-    driver_cpus: float,
-    driver_resources: dict | None = None,
-    max_concurrent: int,
+    resources: ResourcesSpec,
     asha: GroupedASHA | None,
     callbacks: list,
     search=None,
@@ -177,7 +178,15 @@ def make_tuner(
     # A resumed trial whose last checkpoint is its final round has nothing left to report; Tune's
     # strict check would take its bare "done" result for a trial that forgot its metric.
     os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
-    trainable = tune.with_resources(run_trial, {"CPU": driver_cpus, **(driver_resources or {})})
+    if resources.trains_in_trial_process():
+        from trainers.trial_process import train_in_trial as trainable
+
+        # Tune restarts the trial, which continues from its latest checkpoint (Train's
+        # FailureConfig would have restarted the worker group).
+        failures = tune.FailureConfig(max_failures=resources.max_failures)
+    else:
+        trainable, failures = run_trial, None
+    trainable = tune.with_resources(trainable, resources.trial_resources())
     return tune.Tuner(
         trainable,
         param_space={} if search else {"trial": tune.grid_search(trials)},
@@ -185,9 +194,15 @@ def make_tuner(
             search_alg=search,
             num_samples=num_samples if search else 1,
             scheduler=asha,
-            max_concurrent_trials=max_concurrent,
+            max_concurrent_trials=resources.max_concurrent_trials,
             trial_name_creator=lambda t: t.config["trial"]["trial_id"],
             trial_dirname_creator=lambda t: t.config["trial"]["trial_id"],
         ),
-        run_config=tune.RunConfig(name=phase, storage_path=storage, callbacks=callbacks, verbose=0),
+        run_config=tune.RunConfig(
+            name=phase,
+            storage_path=storage,
+            callbacks=callbacks,
+            failure_config=failures,
+            verbose=0,
+        ),
     )

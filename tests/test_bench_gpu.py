@@ -46,3 +46,31 @@ def test_the_memory_benchmark_prints_peak_memory_and_max_micro_batch_per_zero_st
         assert f"gpu_memory: ZeRO-{stage} max micro-batch at length 32: 8 (the cap" in lines
         assert re.search(rf"gpu_memory: ZeRO-{stage} estimate on 8 GPUs: \S+ GiB/GPU", lines)
     assert re.search(r"ZeRO-2 estimate .+, \S+ GiB/GPU \(DeepSpeed's estimator", lines)
+
+
+@pytest.mark.slow
+def test_the_training_benchmark_with_real_lengths_prints_real_tokens_padding_and_ratio():
+    lines = bench_lines("gpu_train", "--tiny", "--real-lengths")
+    assert "xstilts batches them as a trial does (length-grouped TrainStream" in lines
+    for length in (16, 32):
+        variants = re.findall(
+            rf"gpu_train: length {length} real lengths (.+?): \d+ real tok/s \(mean length "
+            r"(\d+\.\d), padding (\d+\.\d)%\), \d+\.\d seq/s, process peak RSS \d+\.\d\d GiB, "
+            r"MFU on real tokens n/a, attention \w+",
+            lines,
+        )
+        names = [name for name, _, _ in variants]
+        assert re.fullmatch(r"Trainer \(fp32, \w+\)", names[0])
+        assert names[1:] == ["xstilts ZeRO-0", "xstilts ZeRO-2"]
+        # The same pairs in every variant; the Trainer pads each to the length.
+        (mean,) = {float(mean) for _, mean, _ in variants}
+        assert float(variants[0][2]) == pytest.approx(100 * (1 - mean / length), abs=0.5)
+        summary = re.search(
+            rf"gpu_train: length {length} real lengths: xstilts ZeRO-0 \d+ real tok/s "
+            r"\(padding (\d+\.\d)%\), Trainer \d+ real tok/s \(padding (\d+\.\d)%\), "
+            r"ratio \d+\.\d\dx, MFU on real tokens n/a",
+            lines,
+        )
+        assert summary, lines
+        ours, trainer = map(float, summary.groups())
+        assert ours < trainer

@@ -56,6 +56,9 @@ def tiny_spec(benchmark: Path) -> dict:
         "evaluate": {"languages": ["en", "qaa"]},
     }
     placement = {
+        # Spot workers, as xstilts-paper's: trials train through Ray Train, which hears their
+        # preemption notices, with their drivers on the head.
+        "preemptible": True,
         "driver_resources": {"xstilts_driver": 1},
         "worker_resources": SPOT,
         "eval_resources": SPOT,

@@ -97,9 +97,9 @@ def test_hyperparameters_are_the_optimizer_settings_and_the_start_not_paths_of_s
 def test_a_sweep_without_tracking_imports_no_tracker():
     code = (
         "import sys; import sweep.runner; from sweep.tune_driver import make_tuner; "
-        "from sweep.spec import TrackingSpec; "
-        "make_tuner('target', [{'trial_id': 't'}], storage='/tmp/x', driver_cpus=0.01, "
-        "max_concurrent=1, asha=None, callbacks=[], tracking=TrackingSpec()); "
+        "from sweep.spec import TrackingSpec; from sweep.spec_resources import ResourcesSpec; "
+        "make_tuner('target', [{'trial_id': 't'}], storage='/tmp/x', resources=ResourcesSpec(), "
+        "asha=None, callbacks=[], tracking=TrackingSpec()); "
         "print(sorted(m for m in ('mlflow', 'wandb', 'sweep.tracking') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -1,7 +1,10 @@
-"""A training worker killed mid-trial (SIGKILL, from outside, as the OOM killer or a dying node
-would) costs the trial a restart of its worker group from the last checkpoint, and nothing else:
-the trial ends with the same metrics as an undisturbed run. A trial that runs out of restarts is
-marked failed with its cause, and the sweep goes on with the others."""
+"""A training process killed mid-trial (SIGKILL, from outside, as the OOM killer or a dying node
+would) costs the trial a restart from its last checkpoint, and nothing else: the trial ends with
+the same metrics as an undisturbed run. A trial that runs out of restarts is marked failed with
+its cause, and the sweep goes on with the others.
+
+These trials have one worker, so each trains in its Tune trial's own process, which Tune
+restarts; a Ray Train worker group's restart is `test_node_loss`'s."""
 
 from __future__ import annotations
 
@@ -48,12 +51,16 @@ def failure_spec(benchmark: Path, *, max_failures: int, learning_rates: list[flo
     )  # fmt: skip
 
 
-def train_workers_under(pid: int) -> list[psutil.Process]:
-    """The Ray Train worker processes among `pid`'s descendants (the Ray it started)."""
+TRAIN_WORKER, TRIAL = "ray::RayTrainWorker", "ray::ImplicitFunc"  # process titles
+
+
+def train_workers_under(pid: int, title: str = TRAIN_WORKER) -> list[psutil.Process]:
+    """The processes titled `title` among `pid`'s descendants (the Ray it started): Ray Train's
+    workers, or the Tune trials (`TRIAL`), which train themselves when they have one worker."""
     found = []
     for proc in psutil.Process(pid).children(recursive=True):
         try:
-            if "RayTrainWorker" in " ".join(proc.cmdline()):
+            if title in " ".join(proc.cmdline()):
                 found.append(proc)
         except psutil.NoSuchProcess:
             continue
@@ -62,7 +69,7 @@ def train_workers_under(pid: int) -> list[psutil.Process]:
 
 class WorkerKiller(threading.Thread):
     """Waits until an intermediate trial has reported round 1 (so a checkpoint exists), then
-    SIGKILLs the Ray Train worker processes running under `sweep`, once."""
+    SIGKILLs the trial processes training under `sweep`, once."""
 
     def __init__(self, sweep: subprocess.Popen, out: Path):
         super().__init__(daemon=True)
@@ -85,7 +92,7 @@ class WorkerKiller(threading.Thread):
                 else []
             )
             if len(reported):
-                workers = train_workers_under(self.sweep.pid)
+                workers = train_workers_under(self.sweep.pid, TRIAL)
                 for proc in workers:
                     proc.send_signal(signal.SIGKILL)
                     self.killed.append(proc.pid)
@@ -140,7 +147,7 @@ def test_a_killed_worker_restarts_from_its_checkpoint_and_ends_as_an_undisturbed
     hurt, killer = run_sweep(spec, tmp_path, "hurt", kill=True)
     assert killer.killed, "no training worker was found to kill"
     assert "phase intermediate: running (1 running)" in killer.status
-    # Killed after round 1, before round 2: the later rounds ran in the restarted worker group.
+    # Killed after round 1, before round 2: the later rounds ran in the restarted trial.
     assert killer.rounds_before == [1]
     assert f"running  {killer.trial_id} round 1/{ROUNDS} dev " in killer.status
     status = json.loads((hurt / "status.json").read_text())["trials"]
