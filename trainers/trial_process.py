@@ -29,14 +29,13 @@ INDEX = "checkpoints.json"
 class TrialProcessReporter:
     """Persists each round's checkpoint under `run` (a path or URI) and reports to Tune."""
 
-    def __init__(self, run: str, score_key: str = "dev_score"):
+    def __init__(self, run: str, score_key: str = "dev_score", send=None):
         self.run = run
         self.score_key = score_key
+        self.send = send or _tune_report
         self.index = _read_index(run)
 
     def report(self, metrics: dict, checkpoint_dir: Path) -> None:
-        from ray import tune
-
         name = f"checkpoint_{int(metrics['round']):06d}"
         uri = remote.join(self.run, name)
         _persist(Path(checkpoint_dir), uri)
@@ -49,7 +48,7 @@ class TrialProcessReporter:
         # Every micro-batch's loss is for local comparison; Tune keeps the round's mean and each
         # optimizer step's loss, as with Train's reporter.
         kept = {k: v for k, v in metrics.items() if k != "train_losses"}
-        tune.report({**kept, "checkpoint_path": uri})
+        self.send({**kept, "checkpoint_path": uri})
 
     def restore_dir(self):
         latest = self.index.get("latest")
@@ -62,6 +61,12 @@ class TrialProcessReporter:
         if best is None or (score is not None and (best_score is None or score > best_score)):
             best, best_score = name, score
         return {"latest": name, "best": best, "best_score": best_score}
+
+
+def _tune_report(metrics: dict) -> None:
+    from ray import tune
+
+    tune.report(metrics)
 
 
 def _kept(index: dict) -> set[str]:
