@@ -184,8 +184,13 @@ def make_tuner(
         # Tune restarts the trial, which continues from its latest checkpoint (Train's
         # FailureConfig would have restarted the worker group).
         failures = tune.FailureConfig(max_failures=resources.max_failures)
+        # The phase's next trial takes over the process of one that has ended, its stack
+        # (torch, transformers, DeepSpeed) and process group ready. Tune hands a process on
+        # only once its loop has returned; a trial ASHA stops is waiting in its report then
+        # (results are synchronous), and ends there.
+        reuse = True
     else:
-        trainable, failures = run_trial, None
+        trainable, failures, reuse = run_trial, None, False
     trainable = tune.with_resources(trainable, resources.trial_resources())
     return tune.Tuner(
         trainable,
@@ -195,6 +200,7 @@ def make_tuner(
             num_samples=num_samples if search else 1,
             scheduler=asha,
             max_concurrent_trials=resources.max_concurrent_trials,
+            reuse_actors=reuse,
             trial_name_creator=lambda t: t.config["trial"]["trial_id"],
             trial_dirname_creator=lambda t: t.config["trial"]["trial_id"],
         ),

@@ -209,8 +209,21 @@ def test_every_phase_left_checkpoints_and_hand_off_encoders(sweep_dir):
         runs = [r for r in (out / "ray" / "train" / trial_id).glob("checkpoint_*") if r.is_dir()]
         assert runs, f"no checkpoint for {trial_id}"
         assert all((r / "xstilts.json").is_file() and (r / "state").is_dir() for r in runs)
+        # One worker each: trained in the Tune trial's own process, which indexes its checkpoints.
+        assert (out / "ray" / "train" / trial_id / "checkpoints.json").is_file()
     assert (out / "handoff" / "pretrain" / "model.safetensors").is_file()
     assert (out / "handoff" / "intermediate" / "synth_mnli" / "model.safetensors").is_file()
+
+
+def test_a_phases_later_trials_train_in_processes_its_earlier_trials_set_up(sweep_dir):
+    out, _ = sweep_dir
+    first_rounds = [
+        json.loads(path.read_text().splitlines()[0])
+        for path in (out / "ray" / "target").glob("*/result.json")
+    ]
+    ready = [r for r in first_rounds if r["setup/process_group"] < 0.05]
+    # The first trials start their processes; a later one finds the process group made.
+    assert 0 < len(ready) < len(first_rounds)
 
 
 def test_the_report_was_written_with_a_table_per_target(sweep_dir):
