@@ -38,7 +38,9 @@ def describe(plan: Plan) -> list[str]:
         f"resources per trial: {_resources(res)}"
         + f", DeepSpeed ZeRO-{spec.deepspeed.zero_stage}, {precision}",
         f"seeds: {', '.join(map(str, spec.seeds))}; ASHA grace {spec.asha.grace_period} round(s), reduction {spec.asha.reduction_factor:g}",
-        _cluster_line(res),
+        _cluster_line(
+            res, any(not spec.resources_for(p).trains_in_trial_process() for p in TRAINING)
+        ),
     ]
     total_hours = device_hours = 0.0
     for phase in TRAINING:
@@ -90,9 +92,14 @@ def _devices(spec: SweepSpec, count: int, gpus: float) -> float:
     return count * gpus if spec.uses_gpu() else float(count)
 
 
-def _cluster_line(res: ResourcesSpec) -> str:
-    """Where the drivers, the spot-node policy and the evaluation actors go."""
-    drivers = f"trial drivers {res.driver_cpus:g} CPU" + _custom(res.driver_resources)
+def _cluster_line(res: ResourcesSpec, drivers_needed: bool) -> str:
+    """Where the drivers (of trials through Ray Train), the spot-node policy and the evaluation
+    actors go."""
+    drivers = (
+        f"trial drivers {res.driver_cpus:g} CPU" + _custom(res.driver_resources)
+        if drivers_needed
+        else "no trial drivers (every trial trains in its own process)"
+    )
     failures = f"up to {res.max_failures} worker failure(s) per trial"
     if res.preemptible:
         times = "any number of times" if res.max_preemptions < 0 else f"up to {res.max_preemptions}"

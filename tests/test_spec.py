@@ -157,6 +157,11 @@ def test_validate_prints_the_plan_without_starting_ray():
     assert "trial-hours" in result.stdout
     # The demo pretrains alone, on the whole machine.
     assert "pretrain resources: 1 worker(s) x 1.8 CPU; up to 1 trials at once" in result.stdout
+    # One worker a trial, no spot nodes: each trains in its own process, with no Train driver.
+    assert "placement: no trial drivers (every trial trains in its own process)" in result.stdout
+    assert (
+        "target placement: 1 worker(s) per trial, each 0.9 CPU, in the trial's own process"
+    ) in result.stdout
 
 
 def test_validate_does_not_import_ray():
