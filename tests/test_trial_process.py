@@ -4,6 +4,10 @@ layout and rules (the best and the latest kept), and a restarted trial continues
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +120,27 @@ def test_a_trial_in_its_own_process_asks_for_the_workers_shape_and_a_driver_for_
              "driver_cpus": 0.01, "driver_resources": {"head": 1}}  # fmt: skip
     assert ResourcesSpec(**shape).trial_resources() == {"CPU": 4, "GPU": 1, "a100": 1}
     assert ResourcesSpec(**shape, workers=2).trial_resources() == {"CPU": 0.01, "head": 1}
+
+
+def test_a_trials_process_group_ignores_the_one_its_environment_names(tmp_path):
+    """A sweep started from a process with a group of its own (a test run's, a launcher's)
+    passes its variables on to every trial process: their one-process groups must not try to
+    join it, nor listen on its port."""
+    code = (
+        "import socket, torch.distributed as dist\n"
+        "from trainers.distributed import ensure_process_group\n"
+        "taken = socket.socket(); taken.bind(('127.0.0.1', int(__import__('os').environ['MASTER_PORT'])));"
+        " taken.listen()\n"
+        "ensure_process_group()\n"
+        "print(dist.get_rank(), dist.get_world_size())\n"
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "MASTER_PORT": str(port), "RANK": "3", "WORLD_SIZE": "4"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-2:] == ["0", "1"]

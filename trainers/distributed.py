@@ -31,21 +31,23 @@ def ensure_process_group(gpu: bool = False) -> None:
     _use_accelerator(gpu)
     if dist.is_available() and dist.is_initialized():
         return
+    import deepspeed
     import torch
 
-    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-    os.environ.setdefault("MASTER_PORT", str(_free_port()))
-    os.environ.setdefault("RANK", "0")
-    os.environ.setdefault("LOCAL_RANK", "0")
-    os.environ.setdefault("WORLD_SIZE", "1")
-    os.environ.setdefault("LOCAL_WORLD_SIZE", "1")
-    import deepspeed
-
+    # A group of this process alone, whatever the environment says: variables inherited from
+    # the process that started this one (a launcher's, or a test run's own one-process group)
+    # name another group's rank and port. The store lives in this process, so no port is
+    # opened; DeepSpeed still reads the variables.
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()), RANK="0", LOCAL_RANK="0",
+        WORLD_SIZE="1", LOCAL_WORLD_SIZE="1",
+    )  # fmt: skip
     if gpu:
-        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+        torch.cuda.set_device(0)
     # One group serves every later run in this process, CPU or GPU: DeepSpeed caches groups
     # cloned from it, so it can never be replaced. gloo carries CPU tensors, NCCL CUDA ones.
     backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend, store=dist.HashStore(), rank=0, world_size=1)
     deepspeed.init_distributed(dist_backend=backend, verbose=False)
 
 
