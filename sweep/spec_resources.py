@@ -18,7 +18,12 @@ class ResourcesSpec(Frozen):
     gpus_per_worker: float = Field(0.0, ge=0, description="GPUs per worker (0: train on CPU)")
     driver_cpus: float = Field(0.01, gt=0, description="CPUs of each trial's Tune driver")
     max_concurrent_trials: int = Field(2, gt=0, description="trials running at once per phase")
-    max_failures: int = Field(1, ge=0, description="worker-group restarts from the last checkpoint")
+    max_failures: int = Field(
+        1,
+        ge=0,
+        description="restarts from the last checkpoint after a worker dies (of the worker group, "
+        "or of a trial training in its own process)",
+    )
     eval_actors: int = Field(
         2, gt=0, description="inference actors of each evaluation's Ray Data pipeline (at most)"
     )
