@@ -122,9 +122,12 @@ def _placement_lines(plan: Plan, phase: str, device_hours: float) -> list[str]:
     res = spec.resources_for(phase)
     gpu = f"{res.gpus_per_worker:g} GPU + " if res.gpus_per_worker else ""
     unit = "GPU" if spec.uses_gpu() else "CPU-worker"
-    packed = "packed on one node where they fit (Ray Train PACK)" if res.workers > 1 else "one node"
     if res.trains_in_trial_process():
         packed = "in the trial's own process (no Ray Train worker group)"
+    elif res.workers > 1:
+        packed = "packed on one node where they fit (Ray Train PACK)"
+    else:
+        packed = "one node"
     precision = spec.deepspeed.resolved_precision(res.use_gpu())
     asha = spec.asha_for(phase) if phase != "pretrain" else spec.asha
     own_asha = (
