@@ -18,7 +18,8 @@ class LocalReporter:
 
     def report(self, metrics: dict, checkpoint_dir: Path) -> None:
         target = self.root / f"checkpoint_{len(self.checkpoints):03d}"
-        shutil.copytree(checkpoint_dir, target)
+        # Every rank of a group copies its own files into the one folder, as Train merges them.
+        shutil.copytree(checkpoint_dir, target, dirs_exist_ok=True)
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
         self.history.append(dict(metrics))
         self.checkpoints.append(target)
