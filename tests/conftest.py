@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +61,23 @@ def s3_storage():
     boto3.client("s3", endpoint_url=f"http://{host}:{port}").create_bucket(Bucket="xstilts-test")
     yield f"s3://xstilts-test?endpoint_override={host}:{port}&scheme=http"
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def calm_sweep(benchmark, tmp_path_factory) -> Path:
+    """`killable_sweep` run once through the CLI, never interrupted: what the interrupted runs
+    of test_resume and test_worker_failure must end as. Tests only read it."""
+    import subprocess
+    import sys
+
+    import yaml
+    from tiny_sweeps import killable_sweep
+
+    tmp = tmp_path_factory.mktemp("calm")
+    (tmp / "spec.yaml").write_text(yaml.safe_dump(killable_sweep(benchmark)))
+    done = subprocess.run(
+        [sys.executable, "-m", "sweep.cli", "run", str(tmp / "spec.yaml"), "--out", str(tmp / "out")],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    return tmp / "out"

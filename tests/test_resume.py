@@ -20,25 +20,13 @@ import pandas as pd
 import psutil
 import pytest
 import yaml
-from tiny_sweeps import OPTIM, tiny_sweep
+from tiny_sweeps import KILLABLE_ROUNDS, killable_sweep
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
-ROUNDS = 3
+ROUNDS = KILLABLE_ROUNDS
 COLUMNS = ["phase", "trial_id", "task", "language", "split", "metric", "round", "step", "value",
            "n_examples"]  # fmt: skip
-
-
-def resume_spec(benchmark: Path) -> dict:
-    phases = {
-        "intermediate": {
-            "tasks": ["none", "synth_mnli"],
-            # Rounds of a few seconds each, so that a kill lands inside the trial.
-            "optim": {**OPTIM, "epochs": 60, "rounds": ROUNDS},
-        },
-        "target": {"tasks": ["synth_udpos"], "optim": {**OPTIM, "epochs": 2, "rounds": 1}},
-    }
-    return tiny_sweep("resume", benchmark, phases)
 
 
 def status(out: Path) -> dict:
@@ -115,20 +103,17 @@ def results(out: Path) -> pd.DataFrame:
     return frame[COLUMNS].sort_values(COLUMNS).reset_index(drop=True)
 
 
-@pytest.fixture(scope="module")
-def calm(benchmark, tmp_path_factory) -> Path:
+@pytest.fixture
+def calm(calm_sweep) -> Path:
     """The same sweep, never interrupted."""
-    tmp = tmp_path_factory.mktemp("calm")
-    (tmp / "spec.yaml").write_text(yaml.safe_dump(resume_spec(benchmark)))
-    xstilts("run", str(tmp / "spec.yaml"), "--out", str(tmp / "out"))
-    return tmp / "out"
+    return calm_sweep
 
 
 def test_a_sweep_killed_three_times_and_resumed_ends_as_an_uninterrupted_one(
     benchmark, tmp_path, calm
 ):
     spec, out = tmp_path / "spec.yaml", tmp_path / "out"
-    spec.write_text(yaml.safe_dump(resume_spec(benchmark)))
+    spec.write_text(yaml.safe_dump(killable_sweep(benchmark)))
 
     # --no-reuse: the calm sweep trained these very trials, and they are to train again here.
     output, killed = xstilts("run", str(spec), "--out", str(out), "--no-reuse",
@@ -168,7 +153,7 @@ def test_a_sweep_killed_three_times_and_resumed_ends_as_an_uninterrupted_one(
 def test_a_second_sweep_takes_the_trials_the_first_finished_and_trains_the_rest(
     benchmark, tmp_path, calm
 ):
-    changed = resume_spec(benchmark)
+    changed = killable_sweep(benchmark)
     changed["name"] = "again"
     changed["phases"]["target"]["optim"]["learning_rate"] = 3e-4  # targets differ, not the rest
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(changed))

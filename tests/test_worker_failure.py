@@ -21,23 +21,24 @@ import pandas as pd
 import psutil
 import pytest
 import yaml
-from tiny_sweeps import OPTIM, tiny_sweep
+from tiny_sweeps import KILLABLE_ROUNDS, OPTIM, killable_sweep, tiny_sweep
 
 from sweep import store
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
-ROUNDS = 3
+ROUNDS = KILLABLE_ROUNDS
 
 
-def failure_spec(benchmark: Path, *, max_failures: int, learning_rates: list[float]) -> dict:
+def fragile_spec(benchmark: Path) -> dict:
+    """Two trials of one task, and no restarts."""
     optim = {**OPTIM, "epochs": 3}
     phases = {
         "intermediate": {
             "tasks": ["synth_mnli"],
             # Rounds of a few seconds each, so that the kill lands inside the trial.
             "optim": {**optim, "epochs": 60, "rounds": ROUNDS},
-            "search": {"learning_rate": learning_rates},
+            "search": {"learning_rate": [1e-3, 3e-4]},
         },
         "target": {
             "tasks": ["synth_udpos"],
@@ -46,7 +47,7 @@ def failure_spec(benchmark: Path, *, max_failures: int, learning_rates: list[flo
         },
     }
     return tiny_sweep(
-        "failure", benchmark, phases, {"max_failures": max_failures},
+        "failure", benchmark, phases, {"max_failures": 0},
         asha={"grace_period": ROUNDS, "reduction_factor": 2},  # no trial stopped early
     )  # fmt: skip
 
@@ -108,7 +109,8 @@ class WorkerKiller(threading.Thread):
             time.sleep(0.2)
 
 
-def run_sweep(spec: dict, tmp: Path, name: str, kill: bool) -> tuple[Path, WorkerKiller | None]:
+def run_killed_sweep(spec: dict, tmp: Path, name: str) -> tuple[Path, WorkerKiller]:
+    """Run the sweep, killing its training trial's process once, after round 1."""
     spec_path, out = tmp / f"{name}.yaml", tmp / name
     spec_path.write_text(yaml.safe_dump(spec))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -117,9 +119,8 @@ def run_sweep(spec: dict, tmp: Path, name: str, kill: bool) -> tuple[Path, Worke
         [sys.executable, "-m", "sweep.cli", "run", str(spec_path), "--out", str(out), "--no-reuse"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
-    killer = WorkerKiller(sweep, out) if kill else None
-    if killer:
-        killer.start()
+    killer = WorkerKiller(sweep, out)
+    killer.start()
     output, _ = sweep.communicate(timeout=900)
     assert sweep.returncode == 0, output[-3000:]
     (tmp / f"{name}.log").write_text(output)
@@ -140,11 +141,10 @@ def rounds_reported(out: Path, trial_id: str) -> list[tuple]:
 
 
 def test_a_killed_worker_restarts_from_its_checkpoint_and_ends_as_an_undisturbed_run(
-    benchmark, tmp_path
+    benchmark, tmp_path, calm_sweep
 ):
-    spec = failure_spec(benchmark, max_failures=1, learning_rates=[1e-3])
-    calm, _ = run_sweep(spec, tmp_path, "calm", kill=False)
-    hurt, killer = run_sweep(spec, tmp_path, "hurt", kill=True)
+    calm = calm_sweep  # the same sweep, never interrupted
+    hurt, killer = run_killed_sweep(killable_sweep(benchmark, max_failures=1), tmp_path, "hurt")
     assert killer.killed, "no training worker was found to kill"
     assert "phase intermediate: running (1 running)" in killer.status
     # Killed after round 1, before round 2: the later rounds ran in the restarted trial.
@@ -162,8 +162,7 @@ def test_a_killed_worker_restarts_from_its_checkpoint_and_ends_as_an_undisturbed
 def test_a_trial_out_of_restarts_is_failed_with_its_cause_and_the_sweep_goes_on(
     benchmark, tmp_path
 ):
-    spec = failure_spec(benchmark, max_failures=0, learning_rates=[1e-3, 3e-4])
-    out, killer = run_sweep(spec, tmp_path, "fragile", kill=True)
+    out, killer = run_killed_sweep(fragile_spec(benchmark), tmp_path, "fragile")
     assert killer.killed
     trials = json.loads((out / "status.json").read_text())["trials"]
     intermediate = {t: s for t, s in trials.items() if s["phase"] == "intermediate"}

@@ -25,3 +25,20 @@ def tiny_sweep(name: str, benchmark: Path, phases: dict, resources: dict | None 
         "seeds": [0],
         **rest,
     }
+
+
+KILLABLE_ROUNDS = 3
+
+
+def killable_sweep(benchmark: Path, **resources) -> dict:
+    """The sweep the interruption tests kill (test_resume, test_worker_failure): one trained
+    intermediate trial with rounds of a few seconds each, so that a kill lands inside it, then
+    a target from both starts."""
+    phases = {
+        "intermediate": {
+            "tasks": ["none", "synth_mnli"],
+            "optim": {**OPTIM, "epochs": 60, "rounds": KILLABLE_ROUNDS},
+        },
+        "target": {"tasks": ["synth_udpos"], "optim": {**OPTIM, "epochs": 2, "rounds": 1}},
+    }
+    return tiny_sweep("resume", benchmark, phases, resources)
