@@ -26,7 +26,7 @@ from sweep.resume import backfill, finished_trials, history, sampled_before
 from sweep.reuse import ReuseIndex
 from sweep.reusing import found, sweep_keys, take
 from sweep.search import GroupedSearch, total_trials
-from sweep.similarity import run_similarity
+from sweep.similarity import start_similarity
 from sweep.spec import NONE, SweepSpec
 from sweep.storage import Mirror, sweep_storage
 from sweep.tune_driver import GroupedASHA, make_tuner
@@ -101,8 +101,9 @@ def run_sweep(
         mirror.start()
     try:
         start = _run_pretrain(ctx)
-        run_similarity(ctx, start)
+        similarity = start_similarity(ctx, start)  # beside the intermediate phase
         starts = {NONE: start, **_run_intermediate(ctx, start)}
+        similarity.finish()
         run_retrieval(ctx, starts)
         zero_shot = ZeroShot(ctx)
         _run_target(ctx, starts, zero_shot)

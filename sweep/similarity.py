@@ -1,6 +1,6 @@
 """Task similarity under the starting encoder: for each planned (intermediate entry, target task)
 pair, the cosine of the two tasks' mean-pooled representations (`trainers.similarity`), computed
-in one Ray task before the intermediate phase and stored as `similarity` rows, which the report
+in one Ray task beside the intermediate phase and stored as `similarity` rows, which the report
 sets against each pair's zero-shot gain. A step for the report: when it fails, the sweep says so
 in one line and goes on."""
 
@@ -21,31 +21,55 @@ def run_similarity(ctx: Context, start_model: str) -> None:
     """Store the similarity of every intermediate entry (`none` has no data) with every target
     under `start_model`, the encoder every intermediate configuration starts from. Nothing to do
     when `phases.evaluate.similarity_examples` is 0 or the store already has the rows (resume)."""
+    start_similarity(ctx, start_model).finish()
+
+
+class Similarity:
+    """The similarity step under way: its Ray task runs beside the intermediate phase (it needs
+    only the starting encoder), and `finish` stores its rows or says why there are none."""
+
+    def __init__(self, ctx: Context, ref=None, counts: tuple[int, int] = (0, 0)):
+        self.ctx, self.ref, self.counts = ctx, ref, counts
+
+    def finish(self) -> None:
+        if self.ref is None:
+            return
+        import ray
+
+        ctx, n_examples = self.ctx, self.ctx.spec.phases.evaluate.similarity_examples
+        try:
+            result = ray.get(self.ref)
+        except Exception as err:  # the report's extra, not the sweep, failed: say so and go on
+            lines = str(err).strip().splitlines()
+            cause = lines[-1][:300] if lines else repr(err)
+            ctx.echo(f"[similarity] FAILED, the report will have no task similarity: {cause}")
+            return
+        finally:
+            self.ref = None
+        seconds, start_model = result["seconds"], result["model"]
+        rows = [_row(ctx, pair, start_model, n_examples, seconds) for pair in result["pairs"]]
+        store.write_rows(ctx.out, rows, label=LABEL)
+        n_intermediates, n_targets = self.counts
+        ctx.echo(
+            f"[similarity] {len(rows)} pair(s) of {n_intermediates} intermediate(s) x "
+            f"{n_targets} target(s), up to {n_examples} examples per task, in {seconds:.1f}s"
+        )
+        for name, reason in sorted(result["skipped"].items()):
+            ctx.echo(f"[similarity] skipped {name}: {reason}")
+
+
+def start_similarity(ctx: Context, start_model: str) -> Similarity:
+    """`run_similarity`, started: the caller goes on (the intermediate phase) and finishes it."""
     n_examples = ctx.spec.phases.evaluate.similarity_examples
     intermediates = _intermediates(ctx)
     targets = _targets(ctx)
     if not n_examples or not intermediates or not targets:
-        return
+        return Similarity(ctx)
     if store.has_part(ctx.out, LABEL):
         ctx.echo("[similarity] stored before the interruption, kept")
-        return
-    started = time.monotonic()
-    try:
-        result = _run(ctx, start_model, intermediates, targets, n_examples)
-    except Exception as err:  # the report's extra, not the sweep, failed: say so and go on
-        lines = str(err).strip().splitlines()
-        cause = lines[-1][:300] if lines else repr(err)
-        ctx.echo(f"[similarity] FAILED, the report will have no task similarity: {cause}")
-        return
-    seconds = time.monotonic() - started
-    rows = [_row(ctx, pair, start_model, n_examples, seconds) for pair in result["pairs"]]
-    store.write_rows(ctx.out, rows, label=LABEL)
-    ctx.echo(
-        f"[similarity] {len(rows)} pair(s) of {len(intermediates)} intermediate(s) x "
-        f"{len(targets)} target(s), up to {n_examples} examples per task, in {seconds:.1f}s"
-    )
-    for name, reason in sorted(result["skipped"].items()):
-        ctx.echo(f"[similarity] skipped {name}: {reason}")
+        return Similarity(ctx)
+    ref = _start(ctx, start_model, intermediates, targets, n_examples)
+    return Similarity(ctx, ref, (len(intermediates), len(targets)))
 
 
 def _intermediates(ctx: Context) -> dict[str, list[dict]]:
@@ -72,10 +96,8 @@ def _targets(ctx: Context) -> list[str]:
     return sorted({*trained, *(task for _, task in plan.retrieval)})
 
 
-def _run(ctx: Context, start_model: str, intermediates, targets, n_examples: int) -> dict:
-    import ray
-
-    ref = _remote_similarities(ctx.spec.resources).remote(
+def _start(ctx: Context, start_model: str, intermediates, targets, n_examples: int):
+    return _remote_similarities(ctx.spec.resources).remote(
         start_model,
         intermediates,
         targets,
@@ -86,7 +108,6 @@ def _run(ctx: Context, start_model: str, intermediates, targets, n_examples: int
         tokenizer=ctx.tokenizer,
         batch_size=ctx.spec.phases.evaluate.batch_size,
     )
-    return ray.get(ref)
 
 
 def _remote_similarities(resources: ResourcesSpec):
@@ -105,13 +126,16 @@ def _remote_similarities(resources: ResourcesSpec):
 def _similarities(
     model_dir: str, intermediates: dict, targets: list, data: dict, **options
 ) -> dict:
-    """`trainers.similarity.similarities` inside a Ray task (configs travel as dicts)."""
+    """`trainers.similarity.similarities` inside a Ray task (configs travel as dicts), with its
+    own time: the caller collects it whenever its phase ends."""
     from trainers.config import DataConfig, MemberConfig
     from trainers.similarity import similarities
 
+    started = time.monotonic()
     members = {e: [MemberConfig.model_validate(m) for m in ms] for e, ms in intermediates.items()}
     result = similarities(model_dir, members, targets, DataConfig(**data), **options)
-    return {"pairs": [p._asdict() for p in result.pairs], "skipped": result.skipped}
+    return {"pairs": [p._asdict() for p in result.pairs], "skipped": result.skipped,
+            "model": model_dir, "seconds": time.monotonic() - started}  # fmt: skip
 
 
 def _max_length(ctx: Context) -> int:
