@@ -21,6 +21,7 @@ taken from training. Wall seconds per trial are printed too.
 
 Run:  .venv/bin/python bench/trial_overhead.py [--trials 3]   (on an otherwise idle machine)
 Prints every variant and the ratio baseline / xstilts of CPU seconds (above 1 is a saving).
+`--no-train-variant` leaves out the middle one (the suite's quick check of the script).
 """
 
 from __future__ import annotations
@@ -126,10 +127,14 @@ def per_trial(variant: str, trials: int, storage: str) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=3, help="trials per variant (default 3)")
+    parser.add_argument(
+        "--no-train-variant", action="store_true", help="measure only the baseline and xstilts"
+    )
     args = parser.parse_args()
+    variants = (STOCK, IN_PROCESS) if args.no_train_variant else (STOCK, TRAIN, IN_PROCESS)
     os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")
     with tempfile.TemporaryDirectory(prefix="xstilts-bench-") as storage:
-        measured = {v: per_trial(v, args.trials, storage) for v in (STOCK, TRAIN, IN_PROCESS)}
+        measured = {v: per_trial(v, args.trials, storage) for v in variants}
     for variant, (wall, cpu) in measured.items():
         print(f"trial_overhead: {NAMES[variant]}: {cpu:.1f} CPU-s/trial, {wall:.1f} wall-s/trial")
     (stock_wall, stock_cpu), (wall, cpu) = measured[STOCK], measured[IN_PROCESS]

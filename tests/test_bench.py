@@ -26,10 +26,12 @@ def bench_lines(script: str, *args: str) -> str:
 
 @pytest.mark.slow
 @pytest.mark.ray
-def test_the_trial_overhead_benchmark_prints_every_variant_and_the_ratio():
-    lines = bench_lines("trial_overhead", "--trials", "1").splitlines()
+def test_the_trial_overhead_benchmark_prints_the_baseline_xstilts_and_the_ratio():
+    # The middle variant (xstilts through Ray Train, half a minute a trial here) is not in the
+    # ratio: the check of the script leaves it out.
+    lines = bench_lines("trial_overhead", "--trials", "1", "--no-train-variant").splitlines()
     assert any("baseline" in line and "CPU-s/trial" in line for line in lines)
-    assert any("xstilts, Ray Train" in line and "CPU-s/trial" in line for line in lines)
+    assert not any("xstilts, Ray Train" in line for line in lines)
     assert any("in the trial's process):" in line and "CPU-s/trial" in line for line in lines)
     assert re.search(r"ratio baseline/xstilts \d+\.\d\dx CPU-s per trial", "\n".join(lines))
 
