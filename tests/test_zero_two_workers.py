@@ -73,9 +73,9 @@ def kill_the_workers_after_round_one(run_dir: Path, killed: list[int]) -> None:
         time.sleep(0.1)
 
 
-def train_two_workers(cfg, storage: Path, name: str, kill: bool = False) -> list[tuple]:
+def train_two_workers_killed(cfg, storage: Path, name: str) -> list[tuple]:
     """(round, step, mean loss, dev score, checkpoint directory) for each round reported, once
-    each; with `kill`, the workers are killed after round 1 and the group restarts from it."""
+    each, with the workers killed after round 1 and the group restarted from its checkpoint."""
     import ray.train
     from ray.train.torch import TorchConfig, TorchTrainer
 
@@ -96,15 +96,13 @@ def train_two_workers(cfg, storage: Path, name: str, kill: bool = False) -> list
     killer = threading.Thread(
         target=kill_the_workers_after_round_one, args=(storage / name, killed), daemon=True
     )
-    if kill:
-        killer.start()
+    killer.start()
     result = trainer.fit()
-    if kill:
-        killer.join(timeout=10)
-        saved_before, *pids = killed
-        assert 1 <= saved_before < cfg.optim.rounds and len(pids) == 2, (
-            f"killed {pids} after {saved_before} rounds"
-        )
+    killer.join(timeout=10)
+    saved_before, *pids = killed
+    assert 1 <= saved_before < cfg.optim.rounds and len(pids) == 2, (
+        f"killed {pids} after {saved_before} rounds"
+    )
     reported = sorted(result.best_checkpoints, key=lambda pair: pair[1]["round"])
     return [
         (m["round"], m["step"], m["train_loss"], m["dev_score"], Path(c.path)) for c, m in reported
@@ -207,7 +205,7 @@ def test_a_killed_worker_group_restarts_from_the_checkpoint_train_merged(
     benchmark, start, every_stage, tmp_path
 ):
     cfg = two_worker_config(benchmark, start, 3)
-    resumed = train_two_workers(cfg, tmp_path, "resumed", kill=True)
+    resumed = train_two_workers_killed(cfg, tmp_path, "resumed")
     # Train merged both ranks' files into each checkpoint it kept.
     assert {p.name for p in (resumed[0][4] / "state").rglob("*zero_pp_rank_1*")}
     # The rounds after the kill ran in the restarted group, from the last checkpoint: once
