@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import sysconfig
 from pathlib import Path
 
 import torch.distributed as dist
@@ -18,8 +19,17 @@ def use_environment_extensions() -> None:
     """Keep DeepSpeed's JIT-built ops (the CPU shared-memory comm op) inside this Python
     environment. Their build files name the environment's include paths, so a shared cache
     is rebuilt (about a minute on 2 cores) every time another environment uses it; `make
-    install` prebuilds into the same place. A directory the user chose wins."""
+    install` prebuilds into the same place. A directory the user chose wins.
+
+    The build runs the first `ninja` on PATH. Two ninja versions (the environment's pip one and
+    the system's) hash commands differently, so each reads the other's build log as a changed
+    command and rebuilds: the environment's own ninja goes first, whatever PATH the process
+    was started with (an activated shell or not, a Ray worker, `make`)."""
     os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(Path(sys.prefix) / "torch_extensions"))
+    scripts = sysconfig.get_path("scripts")
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    if (Path(scripts) / "ninja").is_file() and path[:1] != [scripts]:
+        os.environ["PATH"] = os.pathsep.join([scripts, *(p for p in path if p != scripts)])
 
 
 def ensure_process_group(gpu: bool = False) -> None:
