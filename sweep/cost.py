@@ -126,10 +126,10 @@ def examples_per_second(spec: SweepSpec, phase: str, max_length: int) -> float:
 
 
 def eval_sequences_per_second(spec: SweepSpec, tokens: int) -> float:
-    """Sequences per second of one evaluation: its inference actors together."""
+    """Sequences per second of one evaluation: its inference actors (or its task) together."""
     res = spec.resources
     per_actor = _per_worker_rate(spec, res.eval_gpus, res.eval_cpus)
-    return per_actor * res.eval_actors * INFERENCE_SPEEDUP * _length_factor(tokens)
+    return per_actor * res.eval_processes() * INFERENCE_SPEEDUP * _length_factor(tokens)
 
 
 def sequences_per_example(task: str) -> float:

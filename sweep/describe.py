@@ -58,7 +58,7 @@ def describe(plan: Plan) -> list[str]:
             lines += _placement_lines(plan, phase, phase_device_hours)
         if phase == "intermediate":
             lines += _mixture_lines(plan)
-    eval_devices = _devices(spec, res.eval_actors, res.eval_gpus)
+    eval_devices = _devices(spec, res.eval_processes(), res.eval_gpus)
     if plan.retrieval:
         hours = sum(retrieval_hours(spec, task) for _, task in plan.retrieval)
         total_hours += hours
@@ -67,7 +67,7 @@ def describe(plan: Plan) -> list[str]:
             f"phase retrieval: {len(plan.retrieval)} evaluation(s) = "
             f"{len({s for s, _ in plan.retrieval})} starting point(s) x "
             f"{len({t for _, t in plan.retrieval})} retrieval target(s), no training, "
-            f"straight after phase intermediate, ~{hours:.2f} trial-hours"
+            f"straight after phase intermediate, beside phase target, ~{hours:.2f} trial-hours"
         )
     n_eval = plan.evaluations()
     targets = plan.weighted_trials("target")
@@ -105,9 +105,11 @@ def _cluster_line(res: ResourcesSpec, drivers_needed: bool) -> str:
         times = "any number of times" if res.max_preemptions < 0 else f"up to {res.max_preemptions}"
         failures += f"; workers on spot nodes: a preempted trial resumes {times}"
     actor = f"{res.eval_gpus:g} GPU + " if res.eval_gpus else ""
+    shape = f"{actor}{res.eval_cpus:g} CPU" + _custom(res.eval_resources)
     evaluation = (
-        f"evaluations up to {res.eval_actors} actor(s) x {actor}{res.eval_cpus:g} CPU"
-        + _custom(res.eval_resources)
+        f"evaluations up to {res.eval_actors} actor(s) x {shape}"
+        if res.eval_actors
+        else f"evaluations each in one task of {shape} (no Ray Data pipeline)"
     )
     return f"placement: {drivers}; {failures}; {evaluation}"
 

@@ -1,7 +1,7 @@
-"""The evaluation phases: retrieval targets on each intermediate configuration's encoder, and
-zero-shot evaluation of every finished target trial in every test language, started as each
-trial ends. Both run as Ray tasks that hold no training resources and write their rows, and
-their per-example scores, to the results store."""
+"""The evaluation phases: retrieval targets on each intermediate configuration's encoder, beside
+the target phase, and zero-shot evaluation of every finished target trial in every test
+language, started as each trial ends. Both run as Ray tasks that hold no training resources and
+write their rows, and their per-example scores, to the results store."""
 
 from __future__ import annotations
 
@@ -28,66 +28,106 @@ from trainers import remote
 from trainers.config import DataConfig
 
 
-def run_retrieval(ctx: Context, starts: dict[str, str]) -> None:
+class Retrieval:
     """Retrieval targets have no training data: each intermediate configuration's encoder (and
-    `none`'s) is evaluated as it leaves phase intermediate, as the paper does."""
-    import ray
+    `none`'s) is evaluated as it leaves phase intermediate, as the paper does. The evaluations
+    hold no training resources, so they run beside the target phase's trials: `start` them
+    before the phase, `poll` as it runs, and `finish` (wait for the rest) after it."""
 
-    if not ctx.plan.retrieval:
-        return
-    if ctx.resume and read_status(ctx.out)["phases"].get("retrieval", {}).get("state") == DONE:
-        ctx.echo("== phase retrieval: done before the interruption, not re-entered")
-        return
-    evaluate = ctx.spec.phases.evaluate
-    set_phase(ctx.out, "retrieval", "running", trials=len(ctx.plan.retrieval))
-    ctx.echo(f"== phase retrieval: {len(ctx.plan.retrieval)} evaluation(s), no training")
-    remote = _remote_evaluator(ctx.spec.resources)
-    pending = {}
-    for inter, task in ctx.plan.retrieval:
-        trial_id = f"ret-{inter}-{task}"
-        if store.has_part(ctx.out, f"zero_shot-{trial_id}"):
-            continue  # evaluated before the sweep was interrupted
-        ref = remote.remote(
-            "retrieval",
-            starts[inter],
-            task,
-            ctx.plan.eval_languages(task),
-            ctx.data.model_dump(),
-            _run_options(ctx, trial_id),
-            split=evaluate.split,
-            layer=evaluate.retrieval_layer,
-            pooling=evaluate.retrieval_pooling,
+    def __init__(self, ctx: Context, starts: dict[str, str]):
+        self.ctx, self.starts = ctx, starts
+        self.pending: dict = {}
+        self.entered = False  # False: no retrieval target, or done before an interruption
+        self.incomplete = 0
+        self.started = time.monotonic()
+
+    def start(self) -> Retrieval:
+        ctx = self.ctx
+        if not ctx.plan.retrieval:
+            return self
+        if ctx.resume and read_status(ctx.out)["phases"].get("retrieval", {}).get("state") == DONE:
+            ctx.echo("== phase retrieval: done before the interruption, not re-entered")
+            return self
+        evaluate = ctx.spec.phases.evaluate
+        self.entered = True
+        set_phase(ctx.out, "retrieval", "running", trials=len(ctx.plan.retrieval))
+        ctx.echo(
+            f"== phase retrieval: {len(ctx.plan.retrieval)} evaluation(s), no training, "
+            "beside phase target"
         )
-        pending[ref] = (inter, task, trial_id)
-    started = time.monotonic()
-    incomplete = 0
-    while pending:
-        [ref], _ = ray.wait(list(pending), num_returns=1)
-        inter, task, trial_id = pending.pop(ref)
+        remote = _remote_evaluator(ctx.spec.resources)
+        for inter, task in ctx.plan.retrieval:
+            trial_id = f"ret-{inter}-{task}"
+            if store.has_part(ctx.out, f"zero_shot-{trial_id}"):
+                continue  # evaluated before the sweep was interrupted
+            ref = remote.remote(
+                "retrieval",
+                self.starts[inter],
+                task,
+                ctx.plan.eval_languages(task),
+                ctx.data.model_dump(),
+                _run_options(ctx, trial_id),
+                split=evaluate.split,
+                layer=evaluate.retrieval_layer,
+                pooling=evaluate.retrieval_pooling,
+            )
+            self.pending[ref] = (inter, task, trial_id)
+        return self
+
+    def poll(self, block: bool = False) -> None:
+        """Store the evaluations that have ended; with `block`, wait for at least one."""
+        import ray
+
+        if not self.pending:
+            return
+        refs = list(self.pending)
+        if block:
+            ready, _ = ray.wait(refs, num_returns=1)
+        else:
+            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        for ref in ready:
+            self._store(ref, *self.pending.pop(ref))
+
+    def finish(self) -> None:
+        if not self.entered:
+            return
+        while self.pending:
+            self.poll(block=True)
+        set_phase(
+            self.ctx.out, "retrieval", "done", trials=len(self.ctx.plan.retrieval),
+            incomplete=self.incomplete,
+        )  # fmt: skip
+
+    def _store(self, ref, inter: str, task: str, trial_id: str) -> None:
+        ctx = self.ctx
         defaults = {"phase": "retrieval", "task": task, "intermediate": inter, "target": task,
                     "config_id": f"retrieval,{inter},{task}", "seed": ctx.spec.seeds[0],
                     "rounds": 0, "state": DONE}  # fmt: skip
         rows, examples, complete = _record(ctx, ref, trial_id, task, defaults)
-        incomplete += not complete
+        self.incomplete += not complete
+        seconds = time.monotonic() - self.started
         _write(
             ctx,
             f"zero_shot-{trial_id}",
-            [
-                _retrieval_row(ctx, inter, task, r, starts[inter], time.monotonic() - started)
-                for r in rows
-            ],
+            [_retrieval_row(ctx, inter, task, r, self.starts[inter], seconds) for r in rows],
             _example_columns(
                 ctx, examples, trial_id=trial_id, intermediate=inter, target=task, task=task
             ),
         )
-    set_phase(ctx.out, "retrieval", "done", trials=len(ctx.plan.retrieval), incomplete=incomplete)
 
 
 def _remote_evaluator(resources: ResourcesSpec):
     """The coordinator of one evaluation: it prepares shards, runs the pipeline and scores. The
-    inference actors it starts hold the compute, so it asks for a driver's share of a CPU."""
+    inference actors it starts hold the compute, so it asks for a driver's share of a CPU;
+    without actors (`eval_actors: 0`) it runs the model itself, with an actor's share."""
     import ray
 
+    if resources.eval_actors == 0:
+        return ray.remote(_run_evaluator).options(
+            num_cpus=resources.eval_cpus,
+            num_gpus=resources.eval_gpus,
+            resources=resources.eval_resources,
+        )
     return ray.remote(_run_evaluator).options(
         num_cpus=resources.driver_cpus, resources=resources.driver_resources
     )
@@ -100,9 +140,11 @@ def _run_evaluator(
     from trainers import evaluate
     from trainers.eval_pipeline import ActorPool
 
+    pool = ActorPool(**run["pool"])
     run = evaluate.Run(
         batch_size=run["batch_size"],
-        pool=ActorPool(**run["pool"]),
+        device=pool.device(),  # with no actors, this task's own (its share of the eval shape)
+        pool=pool if pool.size else None,
         cache=run["cache"] and Path(run["cache"]),
         predictions=Path(run["predictions"]),
     )
@@ -300,11 +342,12 @@ class ZeroShot:
 
 
 class ZeroShotCallback(Callback):
-    """Hands each target trial that ends DONE to `ZeroShot`, and stores finished evaluations as
-    Tune's loop turns. Listed after `StoreCallback`, which records the trial's state first."""
+    """Hands each target trial that ends DONE to `ZeroShot`, and stores finished evaluations
+    (its own and `retrieval`'s, which run beside the phase) as Tune's loop turns. Listed after
+    `StoreCallback`, which records the trial's state first."""
 
-    def __init__(self, zero_shot: ZeroShot):
-        self.zero_shot = zero_shot
+    def __init__(self, zero_shot: ZeroShot, retrieval: Retrieval | None = None):
+        self.zero_shot, self.retrieval = zero_shot, retrieval
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         trial_id = trial.config["trial"]["trial_id"]
@@ -314,6 +357,8 @@ class ZeroShotCallback(Callback):
 
     def on_step_end(self, iteration, trials, **info):
         self.zero_shot.poll()
+        if self.retrieval is not None:
+            self.retrieval.poll()
 
 
 def _eval_row(

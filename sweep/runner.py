@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from sweep.cost import trial_hours
-from sweep.evaluation import ZeroShot, ZeroShotCallback, run_retrieval
+from sweep.evaluation import Retrieval, ZeroShot, ZeroShotCallback
 from sweep.handoff import Context, best_checkpoints, export, primary_metric
 from sweep.plan import TrialPlan, expand
 from sweep.progress import DONE, StoreCallback, read_status, say, set_phase
@@ -104,9 +104,10 @@ def run_sweep(
         similarity = start_similarity(ctx, start)  # beside the intermediate phase
         starts = {NONE: start, **_run_intermediate(ctx, start)}
         similarity.finish()
-        run_retrieval(ctx, starts)
+        retrieval = Retrieval(ctx, starts).start()  # beside the target phase
         zero_shot = ZeroShot(ctx)
-        _run_target(ctx, starts, zero_shot)
+        _run_target(ctx, starts, zero_shot, retrieval)
+        retrieval.finish()
         zero_shot.finish()
     finally:
         if mirror is not None:
@@ -173,12 +174,14 @@ def _run_intermediate(ctx: Context, start: str) -> dict[str, str]:
     return starts
 
 
-def _run_target(ctx: Context, starts: dict[str, str], zero_shot: ZeroShot) -> None:
+def _run_target(
+    ctx: Context, starts: dict[str, str], zero_shot: ZeroShot, retrieval: Retrieval
+) -> None:
     _run_phase(
         ctx,
         "target",
         init_from=lambda t: starts[t.intermediate],
-        callbacks=[ZeroShotCallback(zero_shot)],
+        callbacks=[ZeroShotCallback(zero_shot, retrieval)],
         on_trial=zero_shot.add,
     )
 

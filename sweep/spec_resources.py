@@ -25,11 +25,17 @@ class ResourcesSpec(Frozen):
         "or of a trial training in its own process)",
     )
     eval_actors: int = Field(
-        2, gt=0, description="inference actors of each evaluation's Ray Data pipeline (at most)"
+        2,
+        ge=0,
+        description="inference actors of each evaluation's Ray Data pipeline (at most); 0: no "
+        "pipeline, each evaluation runs its model in its own task (for small models on a small "
+        "machine, where starting actors takes longer than the inference)",
     )
-    eval_cpus: float = Field(1.0, gt=0, description="CPUs per evaluation inference actor")
+    eval_cpus: float = Field(
+        1.0, gt=0, description="CPUs per evaluation inference actor (or task, with 0 actors)"
+    )
     eval_gpus: float = Field(
-        0.0, ge=0, description="GPUs per inference actor (0: on CPU; 1 on a GPU cluster)"
+        0.0, ge=0, description="GPUs per inference actor or task (0: on CPU; 1 on a GPU cluster)"
     )
     eval_resources: dict[str, float] = Field(
         default_factory=dict,
@@ -69,6 +75,10 @@ class ResourcesSpec(Frozen):
         """Whether trials skip Ray Train: one worker, and no spot node whose preemption notices
         only Train's watcher hears (a preemption then has its own budget, `max_preemptions`)."""
         return self.in_trial_process and self.workers == 1 and not self.preemptible
+
+    def eval_processes(self) -> int:
+        """Processes that run an evaluation's model: its actors, or its own task."""
+        return max(self.eval_actors, 1)
 
     def trial_resources(self) -> dict[str, float]:
         """What a trial's Tune actor asks for: a driver's share, or, training in its own process,

@@ -63,6 +63,7 @@ def tiny_spec(benchmark: Path) -> dict:
         "worker_resources": SPOT,
         "eval_resources": SPOT,
         "max_concurrent_trials": 2,
+        "eval_actors": 1,  # Ray Data's inference actors, on the spot type
         "eval_cpus": 0.5,
     }
     return tiny_sweep("cloud", benchmark, phases, placement)

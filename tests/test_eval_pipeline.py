@@ -155,3 +155,29 @@ def test_evaluations_whose_actors_hold_every_cpu_still_finish(benchmark, data, t
         model, "synth_xnli", LANGS, data, windows=WINDOWS, run=Run(cache=greedy.cache)
     )
     assert first + second == plain.rows
+
+
+def test_a_sweep_without_eval_actors_runs_the_model_in_the_evaluations_own_task(
+    benchmark, data, tmp_path, monkeypatch
+):
+    """`resources.eval_actors: 0`: the same numbers as the pipeline, and no pipeline started."""
+    from sweep import evaluation
+    from trainers import eval_pipeline
+
+    model = task_model(benchmark, "synth_xnli", tmp_path / "model")
+    cache = tmp_path / "shards"
+    piped = zero_shot(
+        model, "synth_xnli", LANGS, data, windows=WINDOWS, run=Run(cache=cache, pool=POOL)
+    )
+
+    def no_pipeline(*args, **kwargs):
+        raise AssertionError("an evaluation without actors started a Ray Data pipeline")
+
+    monkeypatch.setattr(eval_pipeline, "run_ray", no_pipeline)
+    monkeypatch.setattr("trainers.evaluate.run_ray", no_pipeline)
+    run = {"batch_size": 64, "pool": {"size": 0, "cpus": 0.5, "gpus": 0.0, "resources": {}},
+           "cache": str(cache), "predictions": str(tmp_path / "predictions")}  # fmt: skip
+    result = evaluation._run_evaluator(
+        "zero_shot", str(model), "synth_xnli", LANGS, data.model_dump(), run, windows=WINDOWS
+    )
+    assert result["rows"] == piped.rows and not result["errors"]

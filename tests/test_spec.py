@@ -86,6 +86,11 @@ def test_a_good_spec_loads_into_frozen_typed_models(tmp_path):
             0,
             "phases.target.resources.workers: Input should be greater than 0",
         ),
+        (
+            ["resources", "eval_actors"],
+            -1,
+            "resources.eval_actors: Input should be greater than or equal to 0",
+        ),
     ],
 )
 def test_a_bad_spec_names_the_yaml_key(tmp_path, path, value, message):
@@ -170,3 +175,16 @@ def test_validate_does_not_import_ray():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
     )
     assert result.stdout.strip().endswith("False"), result.stdout + result.stderr
+
+
+def test_evaluations_without_actors_each_run_in_one_task_of_the_actors_shape(tmp_path):
+    from sweep.describe import describe
+    from sweep.plan import expand
+
+    resources = {"workers": 1, "eval_actors": 0, "eval_cpus": 0.5, "eval_resources": {"spot": 1}}
+    spec = load_spec(write(tmp_path, {**GOOD, "resources": resources, "deepspeed": {}}))
+    [placement] = [line for line in describe(expand(spec)) if line.startswith("placement: ")]
+    assert placement.endswith(
+        "; evaluations each in one task of 0.5 CPU + spot 1 (no Ray Data pipeline)"
+    )
+    assert spec.resources.eval_processes() == 1

@@ -1,6 +1,8 @@
 """The smallest sweeps the Ray tests run: a one-layer encoder on the synthetic benchmark, one
-worker of 0.9 CPU per trial and one evaluation actor, so that a trial and an evaluation fit on
-this machine's 2 cores beside the drivers."""
+worker of 0.9 CPU per trial and evaluations of 0.9 CPU, so that a trial and an evaluation fit on
+this machine's 2 cores beside the drivers. Evaluations run the model in their own task
+(`eval_actors: 0`): an actor's start-up would take longer than the tiny model's inference.
+Tests of the Ray Data pipeline in a sweep ask for actors (test_e2e, test_cluster_sweep)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ TINY = {"architecture": "xlm-roberta", "hidden_size": 32, "num_layers": 1, "num_
 TINY_MODEL = {"name": "tiny-xlmr", "tokenizer": "synthetic", "tiny": TINY}
 OPTIM = {"learning_rate": 1e-3, "batch_size": 32, "max_length": 48, "max_train_examples": 320}
 ONE_WORKER = {"workers": 1, "cpus_per_worker": 0.9, "driver_cpus": 0.01,
-              "max_concurrent_trials": 1, "eval_actors": 1, "eval_cpus": 0.9}  # fmt: skip
+              "max_concurrent_trials": 1, "eval_actors": 0, "eval_cpus": 0.9}  # fmt: skip
 
 
 def tiny_sweep(name: str, benchmark: Path, phases: dict, resources: dict | None = None, **rest):
