@@ -142,14 +142,15 @@ def spec(grid: Grid, rates: list[float], grace_period: int, benchmark: Path, nam
             "evaluate": {"languages": ["en"], "similarity_examples": 0},
         },
         "deepspeed": {"zero_stage": 0, "precision": "auto"},
-        # Two trials of 0.9 CPU side by side, and a sliver for the evaluation actor (demo.yaml).
+        # Two trials of 0.9 CPU side by side, and a sliver for the evaluations (demo.yaml's),
+        # which run the tiny model in their own task: ASHA's compute does not depend on how.
         "resources": {
             "workers": 1,
             "cpus_per_worker": 0.9,
             "driver_cpus": 0.01,
             "max_concurrent_trials": 2,
             "max_failures": 0,
-            "eval_actors": 1,
+            "eval_actors": 0,
             "eval_cpus": 0.1,
         },
         "asha": {"grace_period": grace_period, "reduction_factor": REDUCTION},
