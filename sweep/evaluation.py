@@ -28,7 +28,30 @@ from trainers import remote
 from trainers.config import DataConfig
 
 
-class Retrieval:
+class _Evaluations:
+    """Evaluations under way: `pending` maps each Ray task's ref to what `_store` needs."""
+
+    pending: dict
+
+    def poll(self, block: bool = False) -> None:
+        """Store the evaluations that have ended; with `block`, wait for at least one."""
+        import ray
+
+        if not self.pending:
+            return
+        refs = list(self.pending)
+        if block:
+            ready, _ = ray.wait(refs, num_returns=1)
+        else:
+            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        for ref in ready:
+            self._store(ref, *self.pending.pop(ref))
+
+    def _store(self, ref, *what) -> None:
+        raise NotImplementedError
+
+
+class Retrieval(_Evaluations):
     """Retrieval targets have no training data: each intermediate configuration's encoder (and
     `none`'s) is evaluated as it leaves phase intermediate, as the paper does. The evaluations
     hold no training resources, so they run beside the target phase's trials: `start` them
@@ -73,20 +96,6 @@ class Retrieval:
             )
             self.pending[ref] = (inter, task, trial_id)
         return self
-
-    def poll(self, block: bool = False) -> None:
-        """Store the evaluations that have ended; with `block`, wait for at least one."""
-        import ray
-
-        if not self.pending:
-            return
-        refs = list(self.pending)
-        if block:
-            ready, _ = ray.wait(refs, num_returns=1)
-        else:
-            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
-        for ref in ready:
-            self._store(ref, *self.pending.pop(ref))
 
     def finish(self) -> None:
         if not self.entered:
@@ -236,7 +245,7 @@ def _retrieval_row(ctx: Context, inter: str, task: str, row: dict, source: str, 
     )
 
 
-class ZeroShot:
+class ZeroShot(_Evaluations):
     """Zero-shot evaluation of the finished target trials, each started the moment its trial ends.
 
     An evaluation holds no training resources, so the phase's next trials train meanwhile and
@@ -284,20 +293,6 @@ class ZeroShot:
             pooling=spec.model.pooling,
         )
         self.pending[ref] = (trial, round_, checkpoint, model_dir)
-
-    def poll(self, block: bool = False) -> None:
-        """Store the evaluations that have ended; with `block`, wait for at least one."""
-        import ray
-
-        if not self.pending:
-            return
-        refs = list(self.pending)
-        if block:
-            ready, _ = ray.wait(refs, num_returns=1)
-        else:
-            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
-        for ref in ready:
-            self._store(ref, *self.pending.pop(ref))
 
     def finish(self) -> None:
         """Evaluate any finished trial not yet started (a resumed sweep), then wait for all."""
