@@ -162,7 +162,6 @@ def test_a_sweep_without_eval_actors_runs_the_model_in_the_evaluations_own_task(
 ):
     """`resources.eval_actors: 0`: the same numbers as the pipeline, and no pipeline started."""
     from sweep import evaluation
-    from trainers import eval_pipeline
 
     model = task_model(benchmark, "synth_xnli", tmp_path / "model")
     cache = tmp_path / "shards"
@@ -173,8 +172,7 @@ def test_a_sweep_without_eval_actors_runs_the_model_in_the_evaluations_own_task(
     def no_pipeline(*args, **kwargs):
         raise AssertionError("an evaluation without actors started a Ray Data pipeline")
 
-    monkeypatch.setattr(eval_pipeline, "run_ray", no_pipeline)
-    monkeypatch.setattr("trainers.evaluate.run_ray", no_pipeline)
+    monkeypatch.setattr("trainers.evaluate.run_ray", no_pipeline)  # what `Run.predict` calls
     run = {"batch_size": 64, "pool": {"size": 0, "cpus": 0.5, "gpus": 0.0, "resources": {}},
            "cache": str(cache), "predictions": str(tmp_path / "predictions")}  # fmt: skip
     result = evaluation._run_evaluator(
