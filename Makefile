@@ -14,7 +14,10 @@ $(STAMP): pyproject.toml
 	@# Without a GPU, take torch's CPU build first: a bare `torch` requirement would pull
 	@# a multi-GB CUDA build. A GPU machine installs its own build through pyproject's range.
 	if ! command -v nvidia-smi >/dev/null 2>&1; then $(PY) -m pip install -q "torch==2.13.0"; fi
-	$(PY) -m pip install -q -e ".[dev]"
+	@# uv resolves and installs the same versions as pip, in seconds rather than two minutes;
+	@# pip does it where uv cannot be had.
+	$(PY) -m pip install -q uv && $(VENV)/bin/uv pip install -q --python $(PY) -e ".[dev]" \
+		|| $(PY) -m pip install -q -e ".[dev]"
 	@# DeepSpeed JIT-builds its CPU shared-memory comm op on first use (about a minute): do it
 	@# now, where trainers.distributed looks for it, rather than inside the first trial.
 	if ! command -v nvidia-smi >/dev/null 2>&1; then $(PY) -c "from trainers.distributed import use_environment_extensions as u; u(); from deepspeed.ops.op_builder.cpu import ShareMemCommBuilder as B; B().load()"; fi
