@@ -66,18 +66,21 @@ def s3_storage():
 @pytest.fixture(scope="session")
 def calm_sweep(benchmark, tmp_path_factory) -> Path:
     """`killable_sweep` run once through the CLI, never interrupted: what the interrupted runs
-    of test_resume and test_worker_failure must end as. Tests only read it."""
+    of test_resume and test_worker_failure must end as. Every tracker is on (test_tracking reads
+    what each wrote), and the interrupted runs track nothing: tracking changes no number.
+    Tests only read it."""
     import subprocess
     import sys
 
     import yaml
-    from tiny_sweeps import killable_sweep
+    from tiny_sweeps import TRACKING_ALL_ON, killable_sweep, wandb_env
 
     tmp = tmp_path_factory.mktemp("calm")
-    (tmp / "spec.yaml").write_text(yaml.safe_dump(killable_sweep(benchmark)))
+    spec = {**killable_sweep(benchmark), "tracking": TRACKING_ALL_ON}
+    (tmp / "spec.yaml").write_text(yaml.safe_dump(spec))
     done = subprocess.run(
         [sys.executable, "-m", "sweep.cli", "run", str(tmp / "spec.yaml"), "--out", str(tmp / "out")],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True, text=True, timeout=900, env={**os.environ, **wandb_env(tmp)},
     )  # fmt: skip
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     return tmp / "out"

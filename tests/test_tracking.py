@@ -1,7 +1,8 @@
 """Experiment tracking: the spec's `tracking` key (checked as it is built, errors naming the key),
 what the trackers are given (the loss of each optimizer step, the lineage, the hyper-parameters),
-that a sweep without tracking imports none of them, and one tiny sweep through the real runner
-with TensorBoard, MLflow and W&B (offline) on, read back from the files each one wrote."""
+that a sweep without tracking imports none of them, and one tiny sweep through the real CLI with
+TensorBoard, MLflow and W&B (offline) on (the interruption tests' calm sweep), read back from the
+files each one wrote."""
 
 from __future__ import annotations
 
@@ -10,15 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
-from tiny_sweeps import OPTIM, tiny_sweep
+from tiny_sweeps import KILLABLE_ROUNDS, OPTIM, tiny_sweep, wandb_dir
 
 from sweep.spec import SpecError, load_spec
 from sweep.tracking import LOSS, hyperparameters, lineage, step_points
 from trainers.loop import _step_means
-
-ALL_ON = {"tensorboard": True, "mlflow": True, "wandb": {"project": "xstilts-test"}}
 
 
 def spec_with(tmp_path: Path, tracking) -> Path:
@@ -127,39 +127,20 @@ def scalars(event_file: Path) -> dict[str, dict[int, float]]:
 
 
 @pytest.fixture(scope="module")
-def tracked(benchmark, tmp_path_factory):
-    """Two trials (an intermediate one and the target trained from it), two rounds each, through
-    `run_sweep`. Returns (out, the W&B directory, {trial_id: plan})."""
-    from sweep import runner
+def tracked(calm_sweep):
+    """The interruption tests' calm sweep, run through the CLI with every tracker on: an
+    intermediate trial of KILLABLE_ROUNDS rounds and a target of one round from each start.
+    Returns (out, the W&B directory, {trial_id: plan}, {phase: rounds})."""
     from sweep.progress import read_status
-    from sweep.spec import SweepSpec
 
-    root = tmp_path_factory.mktemp("tracking")
-    # 100 steps a round (320 examples, 32 a batch): rounds of seconds, not tenths. Ray 2.60 hangs
-    # a trial whose Train run ends before Tune has taken its previous report.
-    optim = {**OPTIM, "epochs": 20, "rounds": 2}
-    phases = {
-        "intermediate": {"tasks": ["synth_mnli"], "optim": optim},
-        "target": {"tasks": ["synth_udpos"], "starts": ["synth_mnli"], "optim": optim},
-    }
-    spec = SweepSpec.model_validate(tiny_sweep("tracked", benchmark, phases, tracking=ALL_ON))
-    out = root / "out"
-    with pytest.MonkeyPatch.context() as patch:
-        # Set before Ray starts, so that the W&B logging actors inherit them: nothing leaves
-        # this machine, and W&B's settings and caches stay in the test's folder.
-        patch.setenv("WANDB_MODE", "offline")
-        patch.setenv("WANDB_SILENT", "true")
-        for name in ("WANDB_DIR", "WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):
-            patch.setenv(name, str(root / "wandb-home" / name.lower()))
-        tracking = spec.tracking.resolved(spec.name, out)
-        runner.run_sweep(spec, out, reuse=False)
-    return out, Path(tracking.wandb.dir), read_status(out)["trials"]
+    rounds = {"intermediate": KILLABLE_ROUNDS, "target": 1}
+    return calm_sweep, wandb_dir(calm_sweep.parent), read_status(calm_sweep)["trials"], rounds
 
 
 @pytest.mark.slow
 @pytest.mark.ray
 def test_tensorboard_has_the_loss_of_every_step_and_the_dev_metrics_of_every_round(tracked):
-    out, _, plans = tracked
+    out, _, plans, rounds = tracked
     assert {p["phase"] for p in plans.values()} == {"intermediate", "target"}
     for trial_id, plan in plans.items():
         files = sorted((out / "ray" / plan["phase"] / trial_id).glob("events.out.tfevents.*"))
@@ -172,7 +153,7 @@ def test_tensorboard_has_the_loss_of_every_step_and_the_dev_metrics_of_every_rou
         assert sorted(losses) == list(range(1, len(losses) + 1)) and len(losses) >= 4
         # Dev metrics sit at the optimizer step each round ended on, the last of the losses.
         assert max(found["ray/tune/dev_score"]) == max(losses)
-        assert len(found["ray/tune/dev_score"]) == 2
+        assert len(found["ray/tune/dev_score"]) == rounds[plan["phase"]]
 
 
 @pytest.mark.slow
@@ -180,9 +161,10 @@ def test_tensorboard_has_the_loss_of_every_step_and_the_dev_metrics_of_every_rou
 def test_mlflow_has_a_run_per_trial_with_its_params_lineage_and_loss_history(tracked):
     from mlflow.tracking import MlflowClient
 
-    out, _, plans = tracked
+    out, _, plans, rounds = tracked
     client = MlflowClient(f"sqlite:///{out.resolve()}/mlflow.db")
-    experiment = client.get_experiment_by_name("tracked")
+    [name] = set(pd.read_parquet(out / "results").sweep)  # MLflow's experiment is the sweep
+    experiment = client.get_experiment_by_name(name)
     runs = {r.data.tags["trial_id"]: r for r in client.search_runs([experiment.experiment_id])}
     assert set(runs) == set(plans)
     for trial_id, run in runs.items():
@@ -196,7 +178,7 @@ def test_mlflow_has_a_run_per_trial_with_its_params_lineage_and_loss_history(tra
         assert [m.step for m in history] == list(range(1, len(history) + 1))
         assert len(history) >= 4
         dev = client.get_metric_history(run.info.run_id, "dev_score")
-        assert len(dev) == 2 and dev[-1].step == history[-1].step
+        assert len(dev) == rounds[plan["phase"]] and dev[-1].step == history[-1].step
     target = next(r for r in runs.values() if r.data.tags["phase"] == "target")
     assert target.data.tags["target"] == "synth_udpos"
 
@@ -204,8 +186,8 @@ def test_mlflow_has_a_run_per_trial_with_its_params_lineage_and_loss_history(tra
 @pytest.mark.slow
 @pytest.mark.ray
 def test_wandb_wrote_an_offline_run_for_each_trial(tracked):
-    _, wandb_dir, plans = tracked
-    runs = sorted((wandb_dir / "wandb").glob("offline-run-*"))
+    _, runs_dir, plans, _ = tracked
+    runs = sorted((runs_dir / "wandb").glob("offline-run-*"))
     assert len(runs) == len(plans)
     for run in runs:
         assert list(run.glob("*.wandb")), f"{run.name} has no .wandb file"

@@ -30,6 +30,20 @@ def tiny_sweep(name: str, benchmark: Path, phases: dict, resources: dict | None 
 
 
 KILLABLE_ROUNDS = 3
+TRACKING_ALL_ON = {"tensorboard": True, "mlflow": True, "wandb": {"project": "xstilts-test"}}
+
+
+def wandb_env(root: Path) -> dict[str, str]:
+    """W&B's variables for a tracked sweep's process, set before its Ray starts so that the W&B
+    logging actors inherit them: nothing leaves this machine, and W&B's settings, caches and
+    runs stay under `root` (the runs in `wandb_dir(root)`)."""
+    homes = ("WANDB_DIR", "WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR")
+    env = {name: str(root / "wandb-home" / name.lower()) for name in homes}
+    return {**env, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+
+
+def wandb_dir(root: Path) -> Path:
+    return Path(wandb_env(root)["WANDB_DIR"])
 
 
 def killable_sweep(benchmark: Path, **resources) -> dict:
