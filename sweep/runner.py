@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -89,18 +90,24 @@ def run_sweep(
     )
     ctx = replace(ctx, keys=sweep_keys(ctx, lambda t: _train_config(ctx, t, "")).trials)
     _forecast(ctx)
-    started_ray = not ray.is_initialized()
-    if started_ray:
-        # The dashboard serves the State API that Ray Train's placement-group cleaner polls: without
-        # it, every trial stopped by ASHA leaks its placement group and later trials never start.
-        env = _env(preemptible=spec.resources.preemptible)
-        ray.init(log_to_driver=False, configure_logging=False, runtime_env={"env_vars": env})
+    with ThreadPoolExecutor(max_workers=1) as background:
+        # A tiny model's random start imports torch and transformers, seconds of CPU, while
+        # Ray's processes start: the two overlap.
+        random_init = ctx.spec.model.tiny and not ctx.plan.pretrain
+        random_start = background.submit(_random_start, ctx) if random_init else None
+        started_ray = not ray.is_initialized()
+        if started_ray:
+            # The dashboard serves the State API that Ray Train's placement-group cleaner polls:
+            # without it, every trial stopped by ASHA leaks its placement group and later trials
+            # never start.
+            env = _env(preemptible=spec.resources.preemptible)
+            ray.init(log_to_driver=False, configure_logging=False, runtime_env={"env_vars": env})
     mirror = Mirror(out, storage) if storage else None
     if mirror is not None:
         echo(f"storage: {storage} (this directory is copied to {mirror.uri})")
         mirror.start()
     try:
-        start = _run_pretrain(ctx)
+        start = _run_pretrain(ctx, random_start)
         similarity = start_similarity(ctx, start)  # beside the intermediate phase
         starts = {NONE: start, **_run_intermediate(ctx, start)}
         similarity.finish()
@@ -134,9 +141,9 @@ def _env(preemptible: bool = False) -> dict[str, str]:
     return ENV if os.environ.get("RAY_ADDRESS") or preemptible else LOCAL_ENV
 
 
-def _run_pretrain(ctx: Context) -> str:
+def _run_pretrain(ctx: Context, random_start: Future | None) -> str:
     if not ctx.plan.pretrain:
-        return _random_start(ctx) if ctx.spec.model.tiny else ctx.spec.model.name
+        return random_start.result() if random_start is not None else ctx.spec.model.name
     _run_phase(ctx, "pretrain", init_from=lambda t: "random")
     best = best_checkpoints(ctx.out, "pretrain")
     trial_id = max(best, key=lambda t: best[t][0])
