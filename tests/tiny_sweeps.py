@@ -2,7 +2,8 @@
 worker of 0.9 CPU per trial and evaluations of 0.9 CPU, so that a trial and an evaluation fit on
 this machine's 2 cores beside the drivers. Evaluations run the model in their own task
 (`eval_actors: 0`): an actor's start-up would take longer than the tiny model's inference.
-Tests of the Ray Data pipeline in a sweep ask for actors (test_e2e, test_cluster_sweep)."""
+The Ray Data pipeline runs in test_cluster_sweep's sweep, and against the plain loop in
+test_eval_pipeline."""
 
 from __future__ import annotations
 
