@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 	@# a multi-GB CUDA build. A GPU machine installs its own build through pyproject's range.
 	if ! command -v nvidia-smi >/dev/null 2>&1; then $(PY) -m pip install -q "torch==2.13.0"; fi
 	@# uv resolves and installs the same versions as pip, in seconds rather than two minutes;
-	@# pip does it where uv cannot be had.
-	$(PY) -m pip install -q uv && $(VENV)/bin/uv pip install -q --python $(PY) -e ".[dev]" \
+	@# pip does it where uv cannot be had. uv compiles no bytecode unless asked, and with
+	@# PYTHONDONTWRITEBYTECODE set, as on CI, every process would compile ray and transformers
+	@# again on import: the suite ran twice as slow.
+	$(PY) -m pip install -q uv && $(VENV)/bin/uv pip install -q --compile-bytecode --python $(PY) -e ".[dev]" \
 		|| $(PY) -m pip install -q -e ".[dev]"
 	@# DeepSpeed JIT-builds its CPU shared-memory comm op on first use (about a minute): do it
 	@# now, where trainers.distributed looks for it, rather than inside the first trial.
