@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	if ! command -v nvidia-smi >/dev/null 2>&1; then $(PY) -m pip install -q "torch==2.13.0"; fi
 	@# uv resolves and installs the same versions as pip, in seconds rather than two minutes;
 	@# pip does it where uv cannot be had. uv compiles no bytecode unless asked, and with
-	@# PYTHONDONTWRITEBYTECODE set, as on CI, every process would compile ray and transformers
+	@# PYTHONDONTWRITEBYTECODE set, as on this machine, every process would compile ray and transformers
 	@# again on import: the suite ran twice as slow.
 	$(PY) -m pip install -q uv && $(VENV)/bin/uv pip install -q --compile-bytecode --python $(PY) -e ".[dev]" \
 		|| $(PY) -m pip install -q -e ".[dev]"
