@@ -11,10 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import yaml
-from tiny_sweeps import KILLABLE_ROUNDS, OPTIM, tiny_sweep, wandb_dir
+from tiny_sweeps import OPTIM, tiny_sweep, wandb_dir
 
 from sweep.spec import SpecError, load_spec
 from sweep.tracking import LOSS, hyperparameters, lineage, step_points
@@ -129,18 +128,22 @@ def scalars(event_file: Path) -> dict[str, dict[int, float]]:
 @pytest.fixture(scope="module")
 def tracked(calm_sweep):
     """The interruption tests' calm sweep, run through the CLI with every tracker on: an
-    intermediate trial of KILLABLE_ROUNDS rounds and a target of one round from each start.
-    Returns (out, the W&B directory, {trial_id: plan}, {phase: rounds})."""
+    intermediate trial and a target from each start. Returns (out, the W&B directory,
+    {trial_id: plan}, the spec the sweep kept)."""
     from sweep.progress import read_status
 
-    rounds = {"intermediate": KILLABLE_ROUNDS, "target": 1}
-    return calm_sweep, wandb_dir(calm_sweep.parent), read_status(calm_sweep)["trials"], rounds
+    spec = yaml.safe_load((calm_sweep / "spec.yaml").read_text())
+    return calm_sweep, wandb_dir(calm_sweep.parent), read_status(calm_sweep)["trials"], spec
+
+
+def rounds(spec: dict, phase: str) -> int:
+    return spec["phases"][phase]["optim"]["rounds"]
 
 
 @pytest.mark.slow
 @pytest.mark.ray
 def test_tensorboard_has_the_loss_of_every_step_and_the_dev_metrics_of_every_round(tracked):
-    out, _, plans, rounds = tracked
+    out, _, plans, spec = tracked
     assert {p["phase"] for p in plans.values()} == {"intermediate", "target"}
     for trial_id, plan in plans.items():
         files = sorted((out / "ray" / plan["phase"] / trial_id).glob("events.out.tfevents.*"))
@@ -153,7 +156,7 @@ def test_tensorboard_has_the_loss_of_every_step_and_the_dev_metrics_of_every_rou
         assert sorted(losses) == list(range(1, len(losses) + 1)) and len(losses) >= 4
         # Dev metrics sit at the optimizer step each round ended on, the last of the losses.
         assert max(found["ray/tune/dev_score"]) == max(losses)
-        assert len(found["ray/tune/dev_score"]) == rounds[plan["phase"]]
+        assert len(found["ray/tune/dev_score"]) == rounds(spec, plan["phase"])
 
 
 @pytest.mark.slow
@@ -161,10 +164,9 @@ def test_tensorboard_has_the_loss_of_every_step_and_the_dev_metrics_of_every_rou
 def test_mlflow_has_a_run_per_trial_with_its_params_lineage_and_loss_history(tracked):
     from mlflow.tracking import MlflowClient
 
-    out, _, plans, rounds = tracked
+    out, _, plans, spec = tracked
     client = MlflowClient(f"sqlite:///{out.resolve()}/mlflow.db")
-    [name] = set(pd.read_parquet(out / "results").sweep)  # MLflow's experiment is the sweep
-    experiment = client.get_experiment_by_name(name)
+    experiment = client.get_experiment_by_name(spec["name"])  # MLflow's experiment is the sweep
     runs = {r.data.tags["trial_id"]: r for r in client.search_runs([experiment.experiment_id])}
     assert set(runs) == set(plans)
     for trial_id, run in runs.items():
@@ -178,7 +180,7 @@ def test_mlflow_has_a_run_per_trial_with_its_params_lineage_and_loss_history(tra
         assert [m.step for m in history] == list(range(1, len(history) + 1))
         assert len(history) >= 4
         dev = client.get_metric_history(run.info.run_id, "dev_score")
-        assert len(dev) == rounds[plan["phase"]] and dev[-1].step == history[-1].step
+        assert len(dev) == rounds(spec, plan["phase"]) and dev[-1].step == history[-1].step
     target = next(r for r in runs.values() if r.data.tags["phase"] == "target")
     assert target.data.tags["target"] == "synth_udpos"
 
