@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 
 from ray import tune
 from ray.tune.search import Searcher
-from ray.tune.search.hyperopt import HyperOptSearch
 from ray.tune.search.variant_generator import parse_spec_vars
 
 from sweep.plan import SearchPlan, TrialPlan
@@ -61,6 +60,10 @@ class _Group:
         self.searcher = None
         if not plan.space:
             return
+        # Imported here: hyperopt brings SciPy's statistics, seconds of CPU at every sweep's
+        # start, for the phases that search (most sweeps run grids).
+        from ray.tune.search.hyperopt import HyperOptSearch
+
         self.searcher = HyperOptSearch(
             HyperOptSearch.convert_search_space(tune_space(plan.space)),
             metric=metric,

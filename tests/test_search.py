@@ -5,6 +5,9 @@ would drive it. HyperOptSearch suggests and learns without `ray.init`: no Ray cl
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import ray
@@ -428,3 +431,18 @@ def test_a_resumed_search_first_runs_the_seeds_it_owes_under_their_old_ids():
     # The owed point is one of the group's four samples, not a fifth.
     assert len(points_of(trials, group)) == 4
     assert len(trials) == 4 * 4 * 2
+
+
+def test_a_sweep_driver_imports_hyperopt_only_when_a_phase_searches():
+    # hyperopt brings SciPy's statistics: seconds of CPU at the start of every sweep.
+    code = (
+        "import sys; import sweep.runner; from test_search import HYPEROPT, grouped, target_search\n"
+        "grid = 'hyperopt' in sys.modules; grouped(target_search())\n"
+        "grid_search = 'hyperopt' in sys.modules; grouped(target_search(**HYPEROPT))\n"
+        "print(grid, grid_search, 'hyperopt' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "False False True"
