@@ -81,6 +81,20 @@ class GroupedASHA(AsyncHyperBandScheduler):
         return action
 
 
+def _skip_callback_telemetry() -> None:
+    """Ray's usage telemetry names the callbacks of each Tune run by comparing them with the
+    classes of its tracker integrations, which imports W&B, MLflow, Comet and Aim where they
+    are installed: ~2 s of CPU in the sweep's driver (measured), and trackers a sweep turned
+    off imported all the same. That one tag is dropped; `tune.run` looks it up at each call."""
+    from ray.air._internal import usage
+
+    usage.tag_callbacks = _no_tag
+
+
+def _no_tag(callbacks) -> bool:
+    return False
+
+
 @functools.cache
 def _trainer_class():
     """TorchTrainer, less the Ray Data actor when a run has no datasets.
@@ -171,6 +185,7 @@ def make_tuner(
     """A phase's Tuner: over the planned `trials` (a grid), or the trials `search` samples
     (`sweep.search.GroupedSearch`, `num_samples` of them at most). `tracking`, resolved for the
     sweep (`TrackingSpec.resolved`), adds the callbacks of the experiment trackers it turns on."""
+    _skip_callback_telemetry()
     if tracking is not None and tracking.enabled():
         from sweep.tracking import tracking_callbacks  # MLflow's and W&B's imports cost seconds
 

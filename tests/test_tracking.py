@@ -99,6 +99,9 @@ def test_a_sweep_without_tracking_imports_no_tracker():
         "from sweep.spec import TrackingSpec; from sweep.spec_resources import ResourcesSpec; "
         "make_tuner('target', [{'trial_id': 't'}], storage='/tmp/x', resources=ResourcesSpec(), "
         "asha=None, callbacks=[], tracking=TrackingSpec()); "
+        # What `tune.run` does with a run's callbacks before it starts: Ray's usage telemetry.
+        "import ray.tune.tune as run; from ray.tune import Callback; "
+        "run.air_usage.tag_callbacks([Callback()]); "
         "print(sorted(m for m in ('mlflow', 'wandb', 'sweep.tracking') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
