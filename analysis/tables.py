@@ -218,11 +218,11 @@ def spearman(pairs: pd.DataFrame) -> tuple[float, float, int] | None:
     A sweep has few (intermediate, target) pairs, where the usual t approximation is far off
     (4 pairs in perfect order get p = 0 from it, but 1 ordering in 12 is as extreme): up to
     `EXACT_PAIRS` pairs the p-value is the exact permutation one."""
-    from scipy.stats import rankdata, spearmanr
-
     both = pairs.dropna(subset=["similarity", "delta"])
     if len(both) < 3 or both.similarity.nunique() < 2 or both.delta.nunique() < 2:
         return None
+    from scipy.stats import rankdata, spearmanr  # seconds of import: only where there is a fit
+
     x, y = both.similarity.astype(float).to_numpy(), both.delta.astype(float).to_numpy()
     rho, p = spearmanr(x, y)
     if len(both) <= EXACT_PAIRS:
