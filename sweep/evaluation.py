@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from pathlib import Path
 
 from ray.tune import Callback
 
@@ -24,8 +23,7 @@ from sweep.progress import (
     update_trial,
 )
 from sweep.spec import ResourcesSpec
-from trainers import remote
-from trainers.config import DataConfig
+from trainers import ray_tasks, remote
 
 
 class _Evaluations:
@@ -132,35 +130,14 @@ def _remote_evaluator(resources: ResourcesSpec):
     import ray
 
     if resources.eval_actors == 0:
-        return ray.remote(_run_evaluator).options(
+        return ray.remote(ray_tasks.run_evaluator).options(
             num_cpus=resources.eval_cpus,
             num_gpus=resources.eval_gpus,
             resources=resources.eval_resources,
         )
-    return ray.remote(_run_evaluator).options(
+    return ray.remote(ray_tasks.run_evaluator).options(
         num_cpus=resources.driver_cpus, resources=resources.driver_resources
     )
-
-
-def _run_evaluator(
-    name: str, model_dir: str, task: str, languages, data: dict, run: dict, **options
-) -> dict:
-    """`trainers.evaluate.<name>` inside a Ray task (configs travel as dicts)."""
-    from trainers import evaluate
-    from trainers.eval_pipeline import ActorPool
-
-    pool = ActorPool(**run["pool"])
-    run = evaluate.Run(
-        batch_size=run["batch_size"],
-        device=pool.device(),  # with no actors, this task's own (its share of the eval shape)
-        pool=pool if pool.size else None,
-        cache=run["cache"] and Path(run["cache"]),
-        predictions=Path(run["predictions"]),
-    )
-    result = getattr(evaluate, name)(
-        model_dir, task, tuple(languages), DataConfig(**data), run=run, **options
-    )
-    return {"rows": result.rows, "errors": result.errors, "examples": result.examples}
 
 
 def _run_options(ctx: Context, trial_id: str) -> dict:

@@ -7,12 +7,12 @@ in one line and goes on."""
 from __future__ import annotations
 
 import json
-import time
 
 from sweep import store
 from sweep.handoff import Context
 from sweep.plan import entry_fields
 from sweep.spec import NONE, ResourcesSpec
+from trainers import ray_tasks
 
 LABEL = "similarity"
 
@@ -116,26 +116,11 @@ def _remote_similarities(resources: ResourcesSpec):
     encoder runs on one when they are > 0) and its custom resources (the node type)."""
     import ray
 
-    return ray.remote(_similarities).options(
+    return ray.remote(ray_tasks.similarities).options(
         num_cpus=resources.eval_cpus,
         num_gpus=resources.eval_gpus,
         resources=resources.eval_resources,
     )
-
-
-def _similarities(
-    model_dir: str, intermediates: dict, targets: list, data: dict, **options
-) -> dict:
-    """`trainers.similarity.similarities` inside a Ray task (configs travel as dicts), with its
-    own time: the caller collects it whenever its phase ends."""
-    from trainers.config import DataConfig, MemberConfig
-    from trainers.similarity import similarities
-
-    started = time.monotonic()
-    members = {e: [MemberConfig.model_validate(m) for m in ms] for e, ms in intermediates.items()}
-    result = similarities(model_dir, members, targets, DataConfig(**data), **options)
-    return {"pairs": [p._asdict() for p in result.pairs], "skipped": result.skipped,
-            "model": model_dir, "seconds": time.monotonic() - started}  # fmt: skip
 
 
 def _max_length(ctx: Context) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ import torch
 from transformers import AutoTokenizer
 
 from sweep.cli import main as cli
+from trainers import ray_tasks
 from trainers.config import DataConfig, TinyEncoder, Windows
 from trainers.eval_pipeline import ActorPool
 from trainers.evaluate import Run, retrieval, zero_shot
@@ -161,8 +164,6 @@ def test_a_sweep_without_eval_actors_runs_the_model_in_the_evaluations_own_task(
     benchmark, data, tmp_path, monkeypatch
 ):
     """`resources.eval_actors: 0`: the same numbers as the pipeline, and no pipeline started."""
-    from sweep import evaluation
-
     model = task_model(benchmark, "synth_xnli", tmp_path / "model")
     cache = tmp_path / "shards"
     piped = zero_shot(
@@ -175,7 +176,18 @@ def test_a_sweep_without_eval_actors_runs_the_model_in_the_evaluations_own_task(
     monkeypatch.setattr("trainers.evaluate.run_ray", no_pipeline)  # what `Run.predict` calls
     run = {"batch_size": 64, "pool": {"size": 0, "cpus": 0.5, "gpus": 0.0, "resources": {}},
            "cache": str(cache), "predictions": str(tmp_path / "predictions")}  # fmt: skip
-    result = evaluation._run_evaluator(
+    result = ray_tasks.run_evaluator(
         "zero_shot", str(model), "synth_xnli", LANGS, data.model_dump(), run, windows=WINDOWS
     )
     assert result["rows"] == piped.rows and not result["errors"]
+
+
+def test_an_evaluation_workers_task_module_imports_no_driver_code():
+    # A Ray worker imports the module that defines its task's function, before the task runs.
+    code = (
+        "import sys, trainers.ray_tasks; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sweep' or m == 'ray.tune'))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
