@@ -3,6 +3,7 @@ hand-off between phases, where a target run must start from exactly the chosen e
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from trainers.config import (
     TrainConfig,
     Windows,
 )
+from trainers.distributed import MUON
 from trainers.evaluate import zero_shot
 from trainers.local import LocalReporter
 from trainers.loop import train
@@ -151,6 +153,16 @@ def test_every_zero_stage_trains_exports_and_evaluates(benchmark, pretrained, tm
         ("qac", "token_accuracy"),
     }
     assert all(r["n_examples"] > 0 for r in rows)
+
+
+def test_no_engine_imports_deepspeeds_muon_which_would_compile_its_kernels(pretrained):
+    # ZeRO-2 (the pretrained encoder) asks at every reduction whether the optimizer is Muon;
+    # importing the real modules to answer costs every training process seconds of CPU.
+    for name in ("muon_optimizer", "original_muon"):
+        module = sys.modules[f"{MUON}.{name}"]
+        assert not hasattr(module, "__file__"), module
+    with pytest.raises(RuntimeError, match="Muon is not used"):
+        sys.modules[f"{MUON}.original_muon"].muon_update(None)
 
 
 @pytest.mark.parametrize("stage", [0, 3])

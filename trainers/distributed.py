@@ -10,6 +10,7 @@ import os
 import socket
 import sys
 import sysconfig
+import types
 from pathlib import Path
 
 import torch.distributed as dist
@@ -30,6 +31,36 @@ def use_environment_extensions() -> None:
     path = os.environ.get("PATH", "").split(os.pathsep)
     if (Path(scripts) / "ninja").is_file() and path[:1] != [scripts]:
         os.environ["PATH"] = os.pathsep.join([scripts, *(p for p in path if p != scripts)])
+
+
+MUON = "deepspeed.runtime.zero.muon"
+
+
+def without_deepspeed_muon() -> None:
+    """Stand-ins for DeepSpeed's Muon modules, for engines over our own AdamW.
+
+    DeepSpeed's ZeRO optimizers import its Muon modules at every gradient reduction, only to ask
+    whether the optimizer is Muon and to skip its update when it is not. Importing them wraps
+    Muon's kernels in `torch.compile`, which imports Inductor: 1.2-1.9 s of CPU in every training
+    process (measured), before its first step. Our engines are always given a `torch.optim`
+    optimizer, so the answer is always no: the stand-ins give it without the import. The real
+    modules win where something imported them first."""
+    for name, attribute in (
+        ("muon_optimizer", "MuonWithAuxAdam"),
+        ("original_muon", "muon_update"),
+    ):
+        sys.modules.setdefault(f"{MUON}.{name}", _muon_stand_in(name, attribute))
+
+
+def _muon_stand_in(name: str, attribute: str) -> types.ModuleType:
+    def unavailable(*args, **kwargs):
+        raise RuntimeError(f"{MUON}.{name}.{attribute}: Muon is not used by xstilts' engines")
+
+    module = types.ModuleType(f"{MUON}.{name}")
+    # A class nothing is an instance of (the optimizer checks), or a function never called.
+    stand_in = type(attribute, (), {"__init__": unavailable})
+    setattr(module, attribute, stand_in if attribute[0].isupper() else unavailable)
+    return module
 
 
 def ensure_process_group(gpu: bool = False) -> None:

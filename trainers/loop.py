@@ -22,7 +22,7 @@ from trainers import checkpoint as ckpt
 from trainers.config import MLM, TrainConfig
 from trainers.data.batches import EvalData, TaskPart, TrainData, build_data
 from trainers.data.mixture import MIXTURE_METRIC
-from trainers.distributed import all_gather, ensure_process_group, world
+from trainers.distributed import all_gather, ensure_process_group, without_deepspeed_muon, world
 from trainers.model import (
     MultiTaskModel,
     TaskModel,
@@ -244,6 +244,7 @@ def build_engine(cfg: TrainConfig, model, total_steps: int, world_size: int, gpu
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: cfg.optim.lr_factor(step, total_steps)
     )
+    without_deepspeed_muon()
     engine, *_ = deepspeed.initialize(
         model=model,
         optimizer=optimizer,
