@@ -37,8 +37,10 @@ def fragile_spec(benchmark: Path) -> dict:
         "intermediate": {
             "tasks": ["synth_mnli"],
             # Rounds of a few seconds each, so that the kill lands inside the trial.
-            "optim": {**optim, "epochs": 60, "rounds": ROUNDS},
-            "search": {"learning_rate": [1e-3, 3e-4]},
+            "optim": {**optim, "rounds": ROUNDS},
+            # The survivor trains 3 epochs, not 60: the grid's order (fixed, by trial id) runs
+            # the long trial first, and the killer takes the first trial to report round 1.
+            "search": {"epochs": [60, 3]},
         },
         "target": {
             "tasks": ["synth_udpos"],
@@ -167,6 +169,10 @@ def test_a_trial_out_of_restarts_is_failed_with_its_cause_and_the_sweep_goes_on(
     trials = json.loads((out / "status.json").read_text())["trials"]
     intermediate = {t: s for t, s in trials.items() if s["phase"] == "intermediate"}
     assert intermediate[killer.trial_id]["state"] == "failed"
+    params = json.loads(
+        (out / "ray" / "intermediate" / killer.trial_id / "params.json").read_text()
+    )
+    assert params["trial"]["train"]["optim"]["epochs"] == 60  # the long trial, as planned
     assert intermediate[killer.trial_id]["error"]  # the cause, in words
     [survivor] = [s for t, s in intermediate.items() if t != killer.trial_id]
     assert survivor["state"] == "done"
