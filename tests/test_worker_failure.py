@@ -36,10 +36,10 @@ def fragile_spec(benchmark: Path) -> dict:
     phases = {
         "intermediate": {
             "tasks": ["synth_mnli"],
-            # Rounds of a few seconds each, so that the kill lands inside the trial.
             "optim": {**optim, "rounds": ROUNDS},
-            # The survivor trains 3 epochs, not 60: the grid's order (fixed, by trial id) runs
-            # the long trial first, and the killer takes the first trial to report round 1.
+            # 60 epochs give rounds of a few seconds each, so that the kill lands inside the
+            # trial; the survivor trains 3. The grid's order (fixed, by trial id) runs the long
+            # trial first, and the killer takes the first trial to report round 1.
             "search": {"epochs": [60, 3]},
         },
         "target": {
