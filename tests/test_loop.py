@@ -3,6 +3,7 @@ hand-off between phases, where a target run must start from exactly the chosen e
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from trainers.local import LocalReporter
 from trainers.loop import train
 from trainers.model import build_from_config, fingerprint
 from trainers.predictors import load_encoder_dir
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 
@@ -163,6 +166,20 @@ def test_no_engine_imports_deepspeeds_muon_which_would_compile_its_kernels(pretr
         assert not hasattr(module, "__file__"), module
     with pytest.raises(RuntimeError, match="Muon is not used"):
         sys.modules[f"{MUON}.original_muon"].muon_update(None)
+
+
+def test_deepspeed_is_imported_without_mlflow_which_stays_importable():
+    # DeepSpeed's autotuner imports MLflow when it is installed (seconds of CPU in every
+    # training process) only to log autotuning runs; a fresh process shows what an import does.
+    code = (
+        "import sys; from trainers.distributed import import_deepspeed; import_deepspeed();"
+        "from deepspeed.autotuning import autotuner;"
+        "print('mlflow' in sys.modules, autotuner.has_mlflow);"
+        "import mlflow; print(mlflow.__name__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-3:] == ["False", "False", "mlflow"]  # after DeepSpeed's warning
 
 
 @pytest.mark.parametrize("stage", [0, 3])

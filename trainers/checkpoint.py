@@ -17,6 +17,7 @@ import torch
 import torch.distributed as dist
 
 from trainers.config import TrainConfig
+from trainers.distributed import import_deepspeed
 from trainers.remote import fetched
 
 TAG = "state"
@@ -105,6 +106,7 @@ def consolidated_state_dict(directory: Path) -> dict[str, torch.Tensor]:
             k: by_pointer.get(v.data_ptr(), v).float() if v.numel() else v.float()
             for k, v in module.items()
         }
+    import_deepspeed()
     from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
 
     return dict(get_fp32_state_dict_from_zero_checkpoint(str(directory), tag=TAG))

@@ -22,7 +22,13 @@ from trainers import checkpoint as ckpt
 from trainers.config import MLM, TrainConfig
 from trainers.data.batches import EvalData, TaskPart, TrainData, build_data
 from trainers.data.mixture import MIXTURE_METRIC
-from trainers.distributed import all_gather, ensure_process_group, without_deepspeed_muon, world
+from trainers.distributed import (
+    all_gather,
+    ensure_process_group,
+    import_deepspeed,
+    without_deepspeed_muon,
+    world,
+)
 from trainers.model import (
     MultiTaskModel,
     TaskModel,
@@ -229,7 +235,7 @@ def on_gpu(cfg: TrainConfig) -> bool:
 
 def build_engine(cfg: TrainConfig, model, total_steps: int, world_size: int, gpu: bool):
     """A DeepSpeed engine over `model`: AdamW without decay on biases/norms, warm-up then decay."""
-    import deepspeed
+    deepspeed = import_deepspeed()
 
     decay, no_decay = [], []
     for name, param in model.named_parameters():
