@@ -168,11 +168,17 @@ def test_no_engine_imports_deepspeeds_muon_which_would_compile_its_kernels(pretr
         sys.modules[f"{MUON}.original_muon"].muon_update(None)
 
 
-def test_deepspeed_is_imported_without_mlflow_which_stays_importable():
-    # DeepSpeed's autotuner imports MLflow when it is installed (seconds of CPU in every
-    # training process) only to log autotuning runs; a fresh process shows what an import does.
+def test_saving_an_encoder_imports_deepspeed_without_mlflow_which_stays_importable(
+    benchmark, tmp_path
+):
+    # Saving imports DeepSpeed where accelerate is installed, and DeepSpeed's autotuner imports
+    # MLflow (seconds of CPU in every driver and trial) only to log autotuning runs. A fresh
+    # process shows what the imports do.
     code = (
-        "import sys; from trainers.distributed import import_deepspeed; import_deepspeed();"
+        "import sys; from trainers.config import TinyEncoder;"
+        "from trainers.model import save_random_encoder;"
+        "tiny = TinyEncoder(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64);"
+        f"save_random_encoder(tiny, {str(benchmark / 'tokenizer')!r}, 0, {str(tmp_path)!r});"
         "from deepspeed.autotuning import autotuner;"
         "print('mlflow' in sys.modules, autotuner.has_mlflow);"
         "import mlflow; print(mlflow.__name__)"

@@ -167,6 +167,7 @@ def _export(directory: Path, out: Path, source: str) -> Path:
     encoder.load_state_dict(weights, strict=True)
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
+    import_deepspeed()  # save_pretrained imports it where accelerate is installed
     encoder.save_pretrained(tmp, safe_serialization=True)
     AutoTokenizer.from_pretrained(directory / "encoder").save_pretrained(tmp)
     torch.save({"task": meta["task"], "state_dict": heads}, tmp / "heads.pt")

@@ -40,7 +40,9 @@ def import_deepspeed() -> types.ModuleType:
     installed (a sweep's `tracking:` extra), only to log autotuning experiments xstilts never
     runs: 1.5-2.2 s of CPU in every process that trains or exports a ZeRO checkpoint
     (measured with `-X importtime`). Hiding MLflow for that one import leaves the autotuner
-    without it; anything that imports MLflow later gets the real package."""
+    without it; anything that imports MLflow later gets the real package. Call it before
+    anything that may import DeepSpeed first: `save_pretrained` does where accelerate is
+    installed (its check for a wrapped engine)."""
     if "deepspeed" in sys.modules:
         return sys.modules["deepspeed"]
     hide = "mlflow" not in sys.modules

@@ -15,6 +15,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, PreTrainedModel
 
 from trainers.config import ModelConfig, TinyEncoder
+from trainers.distributed import import_deepspeed
 from trainers.remote import local_dir
 
 # Weights a pretrained checkpoint may carry that an encoder legitimately leaves behind.
@@ -177,6 +178,7 @@ def fingerprint(module: nn.Module) -> str:
 def save_encoder(encoder: PreTrainedModel, tokenizer, directory: Path) -> None:
     """The hand-off format between phases: a plain Hugging Face directory (+ its tokenizer)."""
     directory.mkdir(parents=True, exist_ok=True)
+    import_deepspeed()  # save_pretrained imports it where accelerate is installed
     encoder.save_pretrained(directory, safe_serialization=True)
     tokenizer.save_pretrained(directory)
 
