@@ -36,12 +36,8 @@ browser:
 		&& { apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; } \
 		|| echo "chromium not installed: the report's screenshot test will skip"; }
 
-# Two pytest workers: every Ray test in one of them, one after another (each starts a Ray sized to
-# the whole machine, and they name the dashboard's one port), and the rest in the other. Those
-# are single-threaded (imports, one process's training), so they take the core a Ray test leaves
-# idle a quarter of the time (measured per test from /proc/stat: 70-77% of 2 cores busy).
 test: $(STAMP) browser
-	$(PY) -m pytest -q -rs --durations=15 -n 2 --dist loadgroup tests
+	$(PY) -m pytest -q -rs --durations=15 tests
 
 # Benchmarks print a figure and a ratio against a baseline measured in the same run.
 bench-overhead: $(STAMP)

@@ -30,10 +30,6 @@ def benchmark(tmp_path_factory):
 
 
 def pytest_collection_modifyitems(config, items):
-    # Under pytest-xdist (`make test`), the Ray tests are one group that one worker runs in order.
-    for item in items:
-        if "ray" in item.keywords:
-            item.add_marker(pytest.mark.xdist_group("ray"))
     try:
         import torch
 
