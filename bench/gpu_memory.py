@@ -10,12 +10,18 @@ ZeRO stage of `--stages` it prints:
 - the largest micro-batch of 256-token sequences that trains: doubling from 32, then bisection,
   catching out-of-memory errors (an engine is rebuilt after one), up to `--cap`.
 
+Both answer for an 80 GB GPU (the issue's question) on whatever GPU runs them: torch's allocator
+is held to what an H100 80GB holds (`--memory-limit-gib`, 79.1 by default), less what the process
+already holds outside it (the CUDA context), so on an H200's 140 GiB "fits" still means fits on
+80 GB. `--whole-gpu` measures against the GPU's own memory instead.
+
 On one GPU ZeRO has no other rank to partition across, so the stages differ here only in their
 buffers. What they save on 8 GPUs is printed as estimates (not measured) of the model states per
 GPU: this project's arithmetic for bf16-autocast at every stage, and DeepSpeed's own estimators
 (ZeRO-2 and ZeRO-3 only; they assume 16-bit weights with fp32 masters).
 
-Run:  python bench/gpu_memory.py [--stages 0 1 2 3 --cap 1024 --steps 2]   (needs a CUDA GPU)
+Run:  python bench/gpu_memory.py [--stages 0 1 2 3 --cap 1024 --steps 2 --memory-limit-gib 79.1]
+      (needs a CUDA GPU; --whole-gpu for no limit)
       python bench/gpu_memory.py --tiny   (a tiny shape on the CPU, peak RSS: checks it runs)
 """
 
@@ -47,6 +53,9 @@ SEARCH_LENGTH = 256
 TINY_WORKLOADS = ((4, 32, "classification/tagging"), (2, 48, "QA"))
 TINY_SEARCH_LENGTH = 32
 ESTIMATE_GPUS = 8
+# An H100 80GB's memory as CUDA reports it: torch's out-of-memory messages on one give its total
+# capacity as 79.1-79.2 GiB. The smaller figure, so that what fits here fits there.
+H100_80GB_GIB = 79.1
 
 
 class StageEngine:
@@ -117,6 +126,35 @@ def measure_stage(setup: Setup, stage: int, args) -> None:
     print(f"gpu_memory: ZeRO-{stage} max micro-batch at length {search_length}: {largest}{bound}")
 
 
+def allocator_fraction(limit: int, total: int, outside: int) -> float | None:
+    """The share of the GPU's `total` bytes torch's allocator may reserve so that the process
+    holds at most `limit` bytes, `outside` of them held already outside the allocator (the CUDA
+    context); None where the GPU has no more than `limit` (nothing to hold back)."""
+    if total <= limit:
+        return None
+    if outside >= limit:
+        raise ValueError(f"{outside / 2**30:.2f} GiB are in use already, over the limit")
+    return (limit - outside) / total
+
+
+def hold_to(limit_gib: float | None) -> str:
+    """Hold torch's allocator to `limit_gib` GiB in all (None: the whole GPU); says what holds."""
+    import torch
+
+    free, total = torch.cuda.mem_get_info()  # makes the CUDA context, so it is counted
+    own = f"the GPU's {total / 2**30:.1f} GiB"
+    if limit_gib is None:
+        return f"{own} (--whole-gpu)"
+    fraction = allocator_fraction(round(limit_gib * 2**30), total, total - free)
+    if fraction is None:
+        return f"{own} (no more than --memory-limit-gib {limit_gib:g})"
+    torch.cuda.set_per_process_memory_fraction(fraction)
+    return (
+        f"{limit_gib:g} GiB of {own} (--memory-limit-gib; {(total - free) / 2**30:.2f} GiB of it "
+        "held outside torch's allocator at the start)"
+    )
+
+
 def param_counts(setup: Setup) -> tuple[int, int]:
     """(all parameters, the largest module's own): what DeepSpeed's estimators take."""
     import torch
@@ -182,8 +220,19 @@ def parse_args():
     # Two steps reach the steady peak: the first creates AdamW's states, the second uses them.
     parser.add_argument("--steps", type=int, help="optimizer steps per measurement (default 2)")
     parser.add_argument("--cap", type=int, help="largest micro-batch tried")
+    parser.add_argument(
+        "--memory-limit-gib",
+        type=float,
+        default=H100_80GB_GIB,
+        help=f"GPU memory the process may use in all (default {H100_80GB_GIB}: an H100 80GB's)",
+    )
+    parser.add_argument(
+        "--whole-gpu", action="store_true", help="no memory limit: measure against the GPU's own"
+    )
     parser.add_argument("--tiny", action="store_true", help="tiny shape on the CPU (a smoke run)")
     args = parser.parse_args()
+    if args.memory_limit_gib <= 0:
+        parser.error("--memory-limit-gib must be more than 0")
     defaults = (
         dict(stages=[0, 2], steps=1, cap=8)
         if args.tiny
@@ -205,6 +254,14 @@ def main() -> int:
     from trainers.distributed import ensure_process_group
 
     setup = make_setup(args.tiny)
+    if setup.gpu:
+        try:
+            memory = hold_to(None if args.whole_gpu else args.memory_limit_gib)
+        except ValueError as error:
+            print(f"gpu_memory: --memory-limit-gib {args.memory_limit_gib:g}: {error}")
+            return 2
+    else:
+        memory = "no limit (CPU)"
     ensure_process_group(gpu=setup.gpu)  # DeepSpeed needs one
     measured = (
         "torch.cuda.max_memory_allocated"
@@ -217,6 +274,7 @@ def main() -> int:
         f"{'bf16-autocast' if setup.gpu else 'fp32'}; peak = {measured}; optimizer steps per "
         f"measurement: {args.steps}"
     )
+    print(f"gpu_memory: memory: {memory}")
     print_estimates(setup, args.stages)  # first: arithmetic, so a run cut short still has them
     for stage in args.stages:
         measure_stage(setup, stage, args)

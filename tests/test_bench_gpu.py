@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
-from test_bench import bench_lines
+from test_bench import ROOT, bench_lines
+
+sys.path.insert(0, str(ROOT / "bench"))
+from gpu_memory import H100_80GB_GIB, allocator_fraction  # noqa: E402
+
+GIB = 2**30
 
 
 def figures(length: int, variant: str) -> str:
@@ -36,6 +43,7 @@ def test_the_training_benchmark_prints_throughput_memory_mfu_and_ratio_for_every
 @pytest.mark.slow
 def test_the_memory_benchmark_prints_peak_memory_and_max_micro_batch_per_zero_stage():
     lines = bench_lines("gpu_memory", "--tiny")
+    assert "gpu_memory: memory: no limit (CPU)" in lines
     for stage in (0, 2):
         for batch, length in ((4, 32), (2, 48)):
             assert re.search(
@@ -74,3 +82,30 @@ def test_the_training_benchmark_with_real_lengths_prints_real_tokens_padding_and
         assert summary, lines
         ours, trainer = map(float, summary.groups())
         assert ours < trainer
+
+
+def test_an_h200_is_held_to_what_an_h100_80gb_holds_less_the_cuda_context():
+    limit, h200, context = round(H100_80GB_GIB * GIB), 140 * GIB, GIB // 2
+    fraction = allocator_fraction(limit, h200, context)
+    assert fraction * h200 + context == pytest.approx(limit)
+
+
+def test_a_gpu_no_larger_than_the_limit_is_not_held_back():
+    assert allocator_fraction(80 * GIB, 80 * GIB, GIB // 2) is None
+    assert allocator_fraction(80 * GIB, 40 * GIB, GIB // 2) is None
+
+
+def test_a_limit_already_used_up_outside_the_allocator_is_an_error():
+    with pytest.raises(ValueError, match="in use already"):
+        allocator_fraction(GIB, 140 * GIB, 2 * GIB)
+
+
+def test_a_memory_limit_of_zero_is_a_usage_error():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "gpu_memory.py"), "--memory-limit-gib", "0"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert "--memory-limit-gib must be more than 0" in done.stderr
+    assert "Traceback" not in done.stderr
