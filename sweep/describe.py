@@ -15,7 +15,7 @@ from sweep.cost import (
 )
 from sweep.plan import Plan, entry_fields
 from sweep.spec import NONE, ResourcesSpec, SweepSpec
-from trainers.config import MixtureConfig
+from trainers.config import DeepSpeedConfig, MixtureConfig
 
 TRAINING = ("pretrain", "intermediate", "target")
 SHARDED = {
@@ -36,7 +36,7 @@ def describe(plan: Plan) -> list[str]:
         + (" (tiny, random init)" if spec.model.tiny else ""),
         f"data: {spec.data.source}" + (f" at {spec.data.root}" if spec.data.root else ""),
         f"resources per trial: {_resources(res)}"
-        + f", DeepSpeed ZeRO-{spec.deepspeed.zero_stage}, {precision}",
+        + f", DeepSpeed {_zero_text(spec.deepspeed)}, {precision}",
         f"seeds: {', '.join(map(str, spec.seeds))}; ASHA grace {spec.asha.grace_period} round(s), reduction {spec.asha.reduction_factor:g}",
         _cluster_line(
             res, any(not spec.resources_for(p).trains_in_trial_process() for p in TRAINING)
@@ -141,11 +141,19 @@ def _placement_lines(plan: Plan, phase: str, device_hours: float) -> list[str]:
         f"  {phase} placement: {res.workers} worker(s) per trial, each {gpu}"
         f"{res.cpus_per_worker:g} CPU{_custom(res.worker_resources)}, {packed}; "
         f"~{device_hours:.2f} {unit}-hours",
-        f"  {phase} training: {precision}, ZeRO-{spec.deepspeed.zero_stage}; effective batch "
+        f"  {phase} training: {precision}, ZeRO-{spec.deepspeed.stage(res.workers)}; effective batch "
         + _batch_text(plan, phase, res.workers),
         f"  {phase} {'GPU ' if res.use_gpu() else ''}memory per worker: "
         + _memory_text(spec, res.workers, precision),
     ]
+
+
+def _zero_text(ds: DeepSpeedConfig) -> str:
+    if ds.zero_stage == "auto" and ds.offload_optimizer:
+        return "ZeRO auto (2: the optimizer is offloaded)"
+    if ds.zero_stage == "auto":
+        return "ZeRO auto (0 with one worker per trial, 2 with several)"
+    return f"ZeRO-{ds.zero_stage}"
 
 
 def _batch_text(plan: Plan, phase: str, workers: int) -> str:
@@ -173,11 +181,12 @@ def _memory_text(spec: SweepSpec, workers: int, precision: str) -> str:
     if parameters is None:
         return f"unknown (no parameter count for {spec.model.name})"
     ds = spec.deepspeed
-    offload = ds.offload_optimizer and ds.zero_stage > 0
-    size = model_state_bytes(parameters, ds.zero_stage, workers, precision, offload)
-    sharded = SHARDED[ds.zero_stage] + (f" over {workers} worker(s)" if ds.zero_stage else "")
-    if ds.zero_stage and workers == 1:
-        sharded = f"ZeRO-{ds.zero_stage} with 1 worker: nothing sharded"
+    stage = ds.stage(workers)
+    offload = ds.offload_optimizer and stage > 0
+    size = model_state_bytes(parameters, stage, workers, precision, offload)
+    sharded = SHARDED[stage] + (f" over {workers} worker(s)" if stage else "")
+    if stage and workers == 1:
+        sharded = f"ZeRO-{stage} with 1 worker: nothing sharded"
     extra = "; optimizer states offloaded to CPU memory" if offload else ""
     return (
         f"~{_bytes(size)} of model states ({_count(parameters)} parameters x "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from trainers.config import OptimConfig, TinyEncoder
+from trainers.config import DeepSpeedConfig, OptimConfig, TinyEncoder
 from trainers.model import tiny_config
 
 
@@ -41,3 +41,20 @@ def test_tiny_dropout_and_init_reach_the_hugging_face_config(architecture):
     else:
         assert config.hidden_dropout_prob == 0.0 == config.attention_probs_dropout_prob
         assert config.initializer_range == 0.05
+
+
+@pytest.mark.parametrize(
+    ("workers", "offload", "stage"), [(1, False, 0), (2, False, 2), (8, False, 2), (1, True, 2)]
+)
+def test_zero_stage_auto_shards_only_where_there_is_more_than_one_worker_or_an_offload(
+    workers, offload, stage
+):
+    ds = DeepSpeedConfig(zero_stage="auto", offload_optimizer=offload)
+    assert ds.stage(workers) == stage
+    assert ds.engine_config(OptimConfig(), workers, on_gpu=False)["zero_optimization"]["stage"] == (
+        stage
+    )
+
+
+def test_an_explicit_zero_stage_is_kept_on_one_worker():
+    assert DeepSpeedConfig(zero_stage=2).stage(1) == 2

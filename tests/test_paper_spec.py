@@ -79,9 +79,10 @@ def test_the_paper_spec_trains_with_the_reference_hyper_parameters(spec):
         if qa:
             assert optim.doc_stride == 128
     assert {t.task: t.optim.epochs for t in plan.target} == epochs
-    assert spec.deepspeed.zero_stage == 2 and spec.deepspeed.resolved_precision(True) == (
-        "bf16-autocast"
-    )
+    assert spec.deepspeed.resolved_precision(True) == "bf16-autocast"
+    # ZeRO-2 where it shards (8 workers), ZeRO-0 where it could not (1 worker).
+    assert spec.deepspeed.zero_stage == "auto"
+    assert (spec.deepspeed.stage(8), spec.deepspeed.stage(1)) == (2, 0)
 
 
 def test_intermediate_trials_fill_an_8_gpu_node_and_targets_a_1_gpu_spot_node(spec):
@@ -189,15 +190,17 @@ def test_validate_prints_gpu_placement_and_the_gpu_hours_computed_by_hand(capsys
         "packed on one node where they fit (Ray Train PACK)"
     ) in out
     assert "target placement: 1 worker(s) per trial, each 1 GPU + 8 CPU + gpu_1x_spot 1" in out
+    assert "DeepSpeed ZeRO auto (0 with one worker per trial, 2 with several), bf16-autocast" in out
     assert (
         "intermediate training: bf16-autocast, ZeRO-2; effective batch 32 = 4 per worker x "
         "1 accumulation step(s) x 8 worker(s); squad_v2: 16 = 2 x 1 x 8"
     ) in out
-    assert "target training: bf16-autocast, ZeRO-2; effective batch 32 = 32 per worker" in out
+    assert "target training: bf16-autocast, ZeRO-0; effective batch 32 = 32 per worker" in out
     assert "xquad, mlqa, tydiqa: 16 = 16 x 1 x 1" in out
     # 559M parameters: (4 + 12 / 8) bytes each at ZeRO-2 over 8 workers; 16 bytes on one.
     assert "intermediate GPU memory per worker: ~2.9 GiB of model states (559M parameters" in out
     assert "target GPU memory per worker: ~8.3 GiB of model states" in out
+    assert "nothing sharded" in out
     assert "trial drivers 0.01 CPU + xstilts_driver 1" in out
     [total] = [line for line in out.splitlines() if line.startswith("total: ")]
     assert total.startswith("total: 261 training trial(s)")

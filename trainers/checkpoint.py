@@ -53,7 +53,7 @@ def save(
         meta = {
             "phase": cfg.phase,
             "task": cfg.task,
-            "zero_stage": cfg.deepspeed.zero_stage,
+            "zero_stage": engine.zero_optimization_stage(),  # what ran (zero_stage may be auto)
             "device": torch.device(engine.device).type,
             "precision": cfg.deepspeed.resolved_precision(cfg.use_gpu),
             # What the model did, not what was asked: a test checks the two agree.

@@ -153,7 +153,11 @@ class OptimConfig(Windows):
 class DeepSpeedConfig(Frozen):
     """DeepSpeed engine settings of a trial."""
 
-    zero_stage: Literal[0, 1, 2, 3] = Field(2, description="ZeRO stage")
+    zero_stage: Literal[0, 1, 2, 3, "auto"] = Field(
+        2,
+        description="ZeRO stage. auto: 0 with one worker per trial, which leaves ZeRO nothing to "
+        "partition, and 2 with several workers or with offload_optimizer",
+    )
     precision: Literal["auto", "fp32", "bf16-autocast", "bf16", "fp16"] = Field(
         "auto",
         description="auto: bf16-autocast on GPU, fp32 on CPU. bf16-autocast: fp32 weights and "
@@ -168,6 +172,18 @@ class DeepSpeedConfig(Frozen):
         "large micro-batches)",
     )
 
+    def stage(self, workers: int) -> int:
+        """The ZeRO stage an engine of `workers` workers runs: `zero_stage`, or auto's pick.
+
+        On one worker ZeRO-1/2 only add work: DeepSpeed copies every gradient into its buckets
+        and keeps a second fp32 copy of the weights. On an H100 an XLM-R Large step at ZeRO-2
+        ran at 0.48x ZeRO-0's speed with 1.5x its memory (bench/gpu_step.py). Offloading the
+        optimizer needs a ZeRO optimizer, so it keeps stage 2.
+        """
+        if self.zero_stage != "auto":
+            return self.zero_stage
+        return 2 if workers > 1 or self.offload_optimizer else 0
+
     def resolved_precision(self, on_gpu: bool) -> str:
         # Autocast, not DeepSpeed's bf16 weights, by default: on an H100 an XLM-R Large step ran
         # 1.6-1.75x faster at ZeRO-0 and 1.16-1.36x at ZeRO-2 (bench/gpu_step.py, two runs), as
@@ -178,11 +194,12 @@ class DeepSpeedConfig(Frozen):
 
     def engine_config(self, optim: OptimConfig, workers: int, on_gpu: bool) -> dict:
         precision = self.resolved_precision(on_gpu)
-        zero: dict = {"stage": self.zero_stage}
-        if self.zero_stage == 3:
+        stage = self.stage(workers)
+        zero: dict = {"stage": stage}
+        if stage == 3:
             # The next phase reads consolidated weights; ZeRO-3 shards them otherwise.
             zero["stage3_gather_16bit_weights_on_model_save"] = True
-        if self.offload_optimizer and self.zero_stage > 0:
+        if self.offload_optimizer and stage > 0:
             zero["offload_optimizer"] = {"device": "cpu"}
         return {
             "train_micro_batch_size_per_gpu": optim.batch_size,
