@@ -64,17 +64,17 @@ class StageEngine:
 
     def __init__(self, setup: Setup, stage: int, steps: int):
         self.setup, self.stage, self.steps = setup, stage, steps
-        self.engine = None
+        self.engine = self.step = None
 
     def trains(self, batch: int, length: int) -> bool:
         """Whether `steps` optimizer steps at this micro-batch run without running out of memory."""
         if self.engine is None:
             # The configured micro-batch only feeds DeepSpeed's bookkeeping: any batch trains.
-            self.engine, _ = xstilts_engine(self.setup, self.stage, batch, length, False)
+            self.engine, self.step, _ = xstilts_engine(self.setup, self.stage, batch, length, False)
         rows = random_batch(self.setup, batch, length)
         try:
             for _ in range(self.steps):
-                xstilts_step(self.engine, rows)
+                xstilts_step(self.engine, self.step, rows)
             sync(self.setup)
             return True
         except RuntimeError as error:  # torch.cuda.OutOfMemoryError is one
@@ -87,7 +87,7 @@ class StageEngine:
     def close(self) -> None:
         if self.engine is not None:
             release(self.engine)
-            self.engine = None
+            self.engine = self.step = None
         reset_memory(self.setup)
 
 

@@ -67,7 +67,7 @@ def measure(precision: str, stage: int, args) -> tuple[float, float]:
     torch.manual_seed(0)
     encoder = build_from_config(tiny_config(shape, XLMR_VOCAB))
     head = get_format("classification").build_head(get_task("mnli"), 1024, "first")
-    engine = build_engine(cfg, TaskModel(encoder, head), 10_000, 1, gpu=True)
+    engine, step = build_engine(cfg, TaskModel(encoder, head), 10_000, 1, gpu=True)
     fmt = get_format("classification")
     batch = {
         "input_ids": torch.randint(5, XLMR_VOCAB, (args.batch, args.length), device="cuda"),
@@ -75,24 +75,22 @@ def measure(precision: str, stage: int, args) -> tuple[float, float]:
         "labels": torch.randint(0, 3, (args.batch,), device="cuda"),
     }
     torch.cuda.reset_peak_memory_stats()
-    train_steps(engine, fmt, batch, args.warmup)
+    train_steps(engine, step, fmt, batch, args.warmup)
     started = time.perf_counter()
-    train_steps(engine, fmt, batch, args.steps)
+    train_steps(engine, step, fmt, batch, args.steps)
     seconds = time.perf_counter() - started
     peak = torch.cuda.max_memory_allocated() / 2**30
-    del engine, encoder, head, batch
+    del engine, step, encoder, head, batch
     gc.collect()
     torch.cuda.empty_cache()
     return args.steps * args.batch / seconds, peak
 
 
-def train_steps(engine, fmt, batch: dict, n: int) -> None:
+def train_steps(engine, step, fmt, batch: dict, n: int) -> None:
     import torch
 
     for _ in range(n):
-        loss = fmt.loss(engine(batch), batch)
-        engine.backward(loss)
-        engine.step()
+        step(fmt.loss(engine(batch), batch))
     torch.cuda.synchronize()
 
 

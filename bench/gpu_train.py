@@ -11,7 +11,7 @@ tok/s = seq/s x length.
   evaluation, no saving, no reporting;
 - xstilts: the engine a trial trains with (`trainers.loop.build_engine`): precision `auto`
   (bf16-autocast on a GPU), fused AdamW, at each ZeRO stage of `--stages`, optionally with
-  activation checkpointing.
+  activation checkpointing, stepped as a trial steps it (`trainers.stepping.Stepper`).
 
 Both read batches through a DataLoader (with --real-lengths xstilts reads its TrainStream, as a
 trial does) and are timed from the end of the last warm-up step to the end of the last step,
@@ -249,7 +249,7 @@ def task_model(setup: Setup):
 
 
 def xstilts_engine(setup: Setup, stage: int, batch: int, length: int, checkpointing: bool):
-    """(engine, encoder) built as a trial builds them: TaskModel, then `build_engine`."""
+    """(engine, its Stepper, encoder) built as a trial builds them: TaskModel, `build_engine`."""
     import torch
 
     from trainers.config import DataConfig, DeepSpeedConfig, ModelConfig, OptimConfig, TrainConfig
@@ -275,19 +275,19 @@ def xstilts_engine(setup: Setup, stage: int, batch: int, length: int, checkpoint
         encoder.gradient_checkpointing_enable(
             gradient_checkpointing_kwargs={"use_reentrant": False}
         )
-    engine = build_engine(cfg, model, 10_000, 1, gpu=setup.gpu)
+    engine, step = build_engine(cfg, model, 10_000, 1, gpu=setup.gpu)
     engine.train()
-    return engine, encoder
+    return engine, step, encoder
 
 
-def xstilts_step(engine, batch: dict) -> None:
-    """One step as the trial loop takes it: batch to the device, loss, backward, step, loss read."""
+def xstilts_step(engine, step, batch: dict) -> None:
+    """One step as the trial loop takes it: batch to the device, loss, backward and step (the
+    Stepper), loss read."""
     from trainers.formats import get_format
 
     batch = {k: v.to(engine.device) for k, v in batch.items()}
     loss = get_format("classification").loss(engine(batch), batch)
-    engine.backward(loss)
-    engine.step()
+    step(loss)
     loss.item()
 
 
@@ -361,16 +361,16 @@ def counts(masks: list) -> tuple[list[int], int]:
 def measure_xstilts(setup: Setup, stage: int, length: int, args, workload: Workload) -> Result:
     checkpointing = args.activation_checkpointing
     reset_memory(setup)
-    engine, encoder = xstilts_engine(setup, stage, args.batch, length, checkpointing)
+    engine, step, encoder = xstilts_engine(setup, stage, args.batch, length, checkpointing)
     batches, masks = workload.batches(), []
     for _ in range(args.warmup):
-        xstilts_step(engine, next(batches))
+        xstilts_step(engine, step, next(batches))
     sync(setup)
     started = time.perf_counter()
     for _ in range(args.steps):
         batch = next(batches)
         masks.append(batch["attention_mask"])  # counted after the clock stops
-        xstilts_step(engine, batch)
+        xstilts_step(engine, step, batch)
     sync(setup)
     seconds = time.perf_counter() - started
     name = f"xstilts ZeRO-{stage}" + (" +ckpt" if checkpointing else "")

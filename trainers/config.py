@@ -192,6 +192,15 @@ class DeepSpeedConfig(Frozen):
             return "bf16-autocast" if on_gpu else "fp32"
         return self.precision
 
+    def clips_in_loop(self, workers: int, on_gpu: bool) -> bool:
+        """Whether the trial loop clips the gradients, not DeepSpeed: at ZeRO-0 with the torch
+        optimizer itself (no 16-bit wrapper, which clips its flat buffers), where DeepSpeed would
+        clip parameter by parameter (trainers.stepping)."""
+        return self.stage(workers) == 0 and self.resolved_precision(on_gpu) in (
+            "fp32",
+            "bf16-autocast",
+        )
+
     def engine_config(self, optim: OptimConfig, workers: int, on_gpu: bool) -> dict:
         precision = self.resolved_precision(on_gpu)
         stage = self.stage(workers)
@@ -205,7 +214,7 @@ class DeepSpeedConfig(Frozen):
             "train_micro_batch_size_per_gpu": optim.batch_size,
             "gradient_accumulation_steps": optim.grad_accum,
             "train_batch_size": optim.effective_batch_size(workers),
-            "gradient_clipping": optim.grad_clip,
+            "gradient_clipping": 0.0 if self.clips_in_loop(workers, on_gpu) else optim.grad_clip,
             "zero_optimization": zero,
             "bf16": {"enabled": precision == "bf16"},
             "fp16": {"enabled": precision == "fp16"},

@@ -41,6 +41,7 @@ from trainers.model import (
     masked_logits_loss,
     saved_head,
 )
+from trainers.stepping import Stepper
 
 
 class Reporter(Protocol):
@@ -74,7 +75,7 @@ def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
             gradient_checkpointing_kwargs={"use_reentrant": False}
         )
     laps.mark("model")
-    engine = build_engine(cfg, model, data.total_steps, world_size, gpu)
+    engine, train_step = build_engine(cfg, model, data.total_steps, world_size, gpu)
     laps.mark("engine")
 
     progress = Progress()
@@ -101,8 +102,7 @@ def train(cfg: TrainConfig, reporter: Reporter, scratch: Path) -> Progress:
             for _ in range(cfg.optim.grad_accum):
                 member, batch = next(batches)
                 loss = _loss(cfg, engine, data, member, _to(batch, engine.device))
-                engine.backward(loss)
-                engine.step()
+                train_step(loss)
                 losses.append(loss.item())
                 drawn[member] += 1
                 seen += _rows(batch)
@@ -233,8 +233,11 @@ def on_gpu(cfg: TrainConfig) -> bool:
     return cfg.use_gpu
 
 
-def build_engine(cfg: TrainConfig, model, total_steps: int, world_size: int, gpu: bool):
-    """A DeepSpeed engine over `model`: AdamW without decay on biases/norms, warm-up then decay."""
+def build_engine(
+    cfg: TrainConfig, model, total_steps: int, world_size: int, gpu: bool
+) -> tuple[object, Stepper]:
+    """A DeepSpeed engine over `model` (AdamW without decay on biases/norms, warm-up then decay),
+    and the Stepper that takes its backward and step: train through that, not the engine."""
     deepspeed = import_deepspeed()
 
     decay, no_decay = [], []
@@ -257,7 +260,11 @@ def build_engine(cfg: TrainConfig, model, total_steps: int, world_size: int, gpu
         lr_scheduler=scheduler,
         config=cfg.deepspeed.engine_config(cfg.optim, world_size, gpu),
     )
-    return engine
+    clips = cfg.deepspeed.clips_in_loop(world_size, gpu)
+    if clips and world_size == 1:
+        # One worker has nothing to reduce; the Stepper makes what the reduction made.
+        engine.enable_backward_allreduce = False
+    return engine, Stepper(engine, cfg.optim.grad_clip if clips else 0.0)
 
 
 def _step_means(losses: list[float], grad_accum: int) -> list[float]:
