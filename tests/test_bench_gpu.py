@@ -109,3 +109,19 @@ def test_a_memory_limit_of_zero_is_a_usage_error():
     assert done.returncode == 2
     assert "--memory-limit-gib must be more than 0" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_the_launch_benchmark_counts_fewer_launches_per_step_than_deepspeed_alone():
+    lines = bench_lines("step_launches", "--layers", "2")
+    counts = {
+        name: (int(total), int(forward))
+        for name, total, forward in re.findall(
+            r"step_launches: (.+?): (\d+) \(forward (\d+); backward, reduction, clip and step \d+\)",
+            lines,
+        )
+    }
+    (base, base_forward), (ours, forward) = counts["DeepSpeed alone (baseline)"], counts["xstilts"]
+    assert forward == base_forward  # the same model
+    assert ours < base
+    assert f"ratio xstilts/baseline {ours / base:.2f}x" in lines
