@@ -11,7 +11,8 @@ tok/s = seq/s x length.
   evaluation, no saving, no reporting;
 - xstilts: the engine a trial trains with (`trainers.loop.build_engine`): precision `auto`
   (bf16-autocast on a GPU), fused AdamW, at each ZeRO stage of `--stages`, optionally with
-  activation checkpointing, stepped as a trial steps it (`trainers.stepping.Stepper`).
+  activation checkpointing or `torch.compile` (`--compile`: `deepspeed.torch_compile`, compiled
+  in the first warm-up step), stepped as a trial steps it (`trainers.stepping.Stepper`).
 
 Both read batches through a DataLoader (with --real-lengths xstilts reads its TrainStream, as a
 trial does) and are timed from the end of the last warm-up step to the end of the last step,
@@ -248,7 +249,9 @@ def task_model(setup: Setup):
     return TaskModel(encoder, head), encoder
 
 
-def xstilts_engine(setup: Setup, stage: int, batch: int, length: int, checkpointing: bool):
+def xstilts_engine(
+    setup: Setup, stage: int, batch: int, length: int, checkpointing: bool, compiled: bool = False
+):
     """(engine, its Stepper, encoder) built as a trial builds them: TaskModel, `build_engine`."""
     import torch
 
@@ -263,7 +266,7 @@ def xstilts_engine(setup: Setup, stage: int, batch: int, length: int, checkpoint
         tokenizer="none",
         data=DataConfig(source="local", root="."),
         optim=OptimConfig(learning_rate=1e-5, batch_size=batch, max_length=length),
-        deepspeed=DeepSpeedConfig(zero_stage=stage, precision="auto"),
+        deepspeed=DeepSpeedConfig(zero_stage=stage, precision="auto", torch_compile=compiled),
         use_gpu=setup.gpu,
     )
     torch.manual_seed(0)
@@ -361,7 +364,9 @@ def counts(masks: list) -> tuple[list[int], int]:
 def measure_xstilts(setup: Setup, stage: int, length: int, args, workload: Workload) -> Result:
     checkpointing = args.activation_checkpointing
     reset_memory(setup)
-    engine, step, encoder = xstilts_engine(setup, stage, args.batch, length, checkpointing)
+    engine, step, encoder = xstilts_engine(
+        setup, stage, args.batch, length, checkpointing, args.compile
+    )
     batches, masks = workload.batches(), []
     for _ in range(args.warmup):
         xstilts_step(engine, step, next(batches))
@@ -373,7 +378,11 @@ def measure_xstilts(setup: Setup, stage: int, length: int, args, workload: Workl
         xstilts_step(engine, step, batch)
     sync(setup)
     seconds = time.perf_counter() - started
-    name = f"xstilts ZeRO-{stage}" + (" +ckpt" if checkpointing else "")
+    name = (
+        f"xstilts ZeRO-{stage}"
+        + (" +ckpt" if checkpointing else "")
+        + (" +compile" if args.compile else "")
+    )
     result = Result(
         name, seconds, *counts(masks), peak_memory(setup), encoder.config._attn_implementation
     )
@@ -586,6 +595,11 @@ def parse_args():
     parser.add_argument("--steps", type=int)
     parser.add_argument("--warmup", type=int, help="untimed steps first (at least 1)")
     parser.add_argument("--activation-checkpointing", action="store_true")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="xstilts with deepspeed.torch_compile (TorchInductor)",
+    )
     parser.add_argument("--tiny", action="store_true", help="tiny shape on the CPU (a smoke run)")
     parser.add_argument(
         "--real-lengths",

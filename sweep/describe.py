@@ -141,7 +141,9 @@ def _placement_lines(plan: Plan, phase: str, device_hours: float) -> list[str]:
         f"  {phase} placement: {res.workers} worker(s) per trial, each {gpu}"
         f"{res.cpus_per_worker:g} CPU{_custom(res.worker_resources)}, {packed}; "
         f"~{device_hours:.2f} {unit}-hours",
-        f"  {phase} training: {precision}, ZeRO-{spec.deepspeed.stage(res.workers)}; effective batch "
+        f"  {phase} training: {precision}, ZeRO-{spec.deepspeed.stage(res.workers)}"
+        + (", torch.compile" if spec.deepspeed.torch_compile else "")
+        + "; effective batch "
         + _batch_text(plan, phase, res.workers),
         f"  {phase} {'GPU ' if res.use_gpu() else ''}memory per worker: "
         + _memory_text(spec, res.workers, precision),

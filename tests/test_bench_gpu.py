@@ -125,3 +125,10 @@ def test_the_launch_benchmark_counts_fewer_launches_per_step_than_deepspeed_alon
     assert forward == base_forward  # the same model
     assert ours < base
     assert f"ratio xstilts/baseline {ours / base:.2f}x" in lines
+
+
+@pytest.mark.slow
+def test_the_training_benchmark_measures_a_compiled_engine():
+    lines = bench_lines("gpu_train", "--tiny", "--compile", "--lengths", "16", "--stages", "0")
+    ratio = r", ratio xstilts/Trainer \d+\.\d\dx"
+    assert re.search(figures(16, r"xstilts ZeRO-0 \+compile") + ratio, lines)

@@ -172,6 +172,13 @@ class DeepSpeedConfig(Frozen):
         "large micro-batches)",
     )
 
+    torch_compile: bool = Field(
+        False,
+        description="compile the model with torch.compile (TorchInductor, shapes dynamic, as "
+        "dynamic padding varies them): fused kernels and fewer launches a step, for a "
+        "compilation in the first steps of each trial (TorchInductor caches it on the node)",
+    )
+
     def stage(self, workers: int) -> int:
         """The ZeRO stage an engine of `workers` workers runs: `zero_stage`, or auto's pick.
 

@@ -264,6 +264,10 @@ def build_engine(
     if clips and world_size == 1:
         # One worker has nothing to reduce; the Stepper makes what the reduction made.
         engine.enable_backward_allreduce = False
+    if cfg.deepspeed.torch_compile:
+        # In place (nn.Module.compile): parameter names, and so checkpoints, stay as they are.
+        # Dynamic shapes from the start: every batch is padded to its own longest.
+        engine.compile(compile_kwargs={"dynamic": True})
     return engine, Stepper(engine, cfg.optim.grad_clip if clips else 0.0)
 
 
