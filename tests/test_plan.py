@@ -187,3 +187,10 @@ def test_a_grid_starts_longest_first_and_equal_costs_in_a_fixed_order_not_the_li
     xnli_rates = [t.optim.learning_rate for t in ordered if t.task == "xnli" and t.seed == 0]
     assert sorted(xnli_rates) == rates and xnli_rates != rates
     assert start_order(spec, list(reversed(trials))) == ordered
+
+
+def test_describe_says_when_trials_compile_their_model():
+    plain = "\n".join(describe(expand(load_spec("demo"))))
+    compiled = "\n".join(describe(expand(load_spec("demo", ["deepspeed.torch_compile=true"]))))
+    assert "target training: fp32, ZeRO-0, torch.compile; effective batch" in compiled
+    assert "torch.compile" not in plain
