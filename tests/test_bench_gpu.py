@@ -117,7 +117,8 @@ def test_the_launch_benchmark_counts_fewer_launches_per_step_than_deepspeed_alon
     counts = {
         name: (int(total), int(forward))
         for name, total, forward in re.findall(
-            r"step_launches: (.+?): (\d+) \(forward (\d+); backward, reduction, clip and step \d+\)",
+            r"step_launches: (.+?): (\d+) "
+            r"\(forward (\d+); backward, reduction, clip and step \d+\)",
             lines,
         )
     }

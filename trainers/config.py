@@ -176,7 +176,9 @@ class DeepSpeedConfig(Frozen):
         False,
         description="compile the model with torch.compile (TorchInductor, shapes dynamic, as "
         "dynamic padding varies them): fused kernels and fewer launches a step, for a "
-        "compilation in the first steps of each trial (TorchInductor caches it on the node)",
+        "compilation in the first steps of each trial (TorchInductor caches it on the node). "
+        "A mixture compiles a graph per member's head, up to torch's recompile limit (8); "
+        "members past it run uncompiled",
     )
 
     def stage(self, workers: int) -> int:

@@ -8,14 +8,15 @@ At ZeRO-0 DeepSpeed works per parameter in Python where one call over all of the
   arithmetic with a few multi-tensor kernels (`DeepSpeedConfig.clips_in_loop`);
 - on one worker its backward "all-reduces" the gradients anyway: it copies all of them into
   flat buckets, all-reduces those over the one rank and copies them back (two passes over
-  2.2 GB for XLM-R Large, and a launch per parameter). `build_engine` turns that reduction off, as DeepSpeed
-  does itself when it has no communication backend, and the step makes the one thing it did
-  that matters: a zero gradient for each trainable parameter that got none (a mixture's idle
-  heads), so that AdamW moves it as before.
+  2.2 GB for XLM-R Large, and a launch per parameter). `build_engine` turns that reduction
+  off, as DeepSpeed does itself when it has no communication backend, and the step makes the
+  one thing it did that matters: a zero gradient for each trainable parameter that got none (a
+  mixture's idle heads), so that AdamW moves it as before.
 
-A GPU step of a large encoder is bound by the host's launches at the paper's micro-batches, so
-launches saved are time saved. Training is unchanged: the same weights to float rounding
-(tests/test_stepping.py).
+At the paper's micro-batches a GPU step of XLM-R Large took about ten times its arithmetic on
+an H100 (BENCHMARKS.md), the mark of a step waiting on the host's launches: launches saved
+should be time saved there (bench/step_launches.py counts them). Training is unchanged: the
+same weights to float rounding (tests/test_stepping.py).
 """
 
 from __future__ import annotations
