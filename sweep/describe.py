@@ -37,7 +37,7 @@ def describe(plan: Plan) -> list[str]:
         f"data: {spec.data.source}" + (f" at {spec.data.root}" if spec.data.root else ""),
         f"resources per trial: {_resources(res)}"
         + f", DeepSpeed {_zero_text(spec.deepspeed)}, {precision}",
-        f"seeds: {', '.join(map(str, spec.seeds))}; ASHA grace {spec.asha.grace_period} round(s), reduction {spec.asha.reduction_factor:g}",
+        f"seeds: {', '.join(map(str, spec.seeds))}; {_asha_text(spec.asha)}",
         _cluster_line(
             res, any(not spec.resources_for(p).trains_in_trial_process() for p in TRAINING)
         ),
@@ -132,11 +132,7 @@ def _placement_lines(plan: Plan, phase: str, device_hours: float) -> list[str]:
         packed = "one node"
     precision = spec.deepspeed.resolved_precision(res.use_gpu())
     asha = spec.asha_for(phase) if phase != "pretrain" else spec.asha
-    own_asha = (
-        [f"  {phase} ASHA: grace {asha.grace_period} round(s), reduction {asha.reduction_factor:g}"]
-        if asha != spec.asha
-        else []
-    )
+    own_asha = [f"  {phase}: {_asha_text(asha)}"] if asha != spec.asha else []
     return own_asha + [
         f"  {phase} placement: {res.workers} worker(s) per trial, each {gpu}"
         f"{res.cpus_per_worker:g} CPU{_custom(res.worker_resources)}, {packed}; "
@@ -148,6 +144,13 @@ def _placement_lines(plan: Plan, phase: str, device_hours: float) -> list[str]:
         f"  {phase} {'GPU ' if res.use_gpu() else ''}memory per worker: "
         + _memory_text(spec, res.workers, precision),
     ]
+
+
+def _asha_text(asha) -> str:
+    text = f"ASHA grace {asha.grace_period} round(s), reduction {asha.reduction_factor:g}"
+    if asha.promotion == "pause":
+        text += ", by promotion (trials wait paused at each rung)"
+    return text
 
 
 def _zero_text(ds: DeepSpeedConfig) -> str:

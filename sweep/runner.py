@@ -30,7 +30,7 @@ from sweep.search import GroupedSearch, total_trials
 from sweep.similarity import start_similarity
 from sweep.spec import NONE, SweepSpec
 from sweep.storage import Mirror, sweep_storage
-from sweep.tune_driver import GroupedASHA, make_tuner
+from sweep.tune_driver import make_scheduler, make_tuner
 from trainers import remote
 from trainers.config import DataConfig, TrainConfig
 from trainers.shards import default_cache
@@ -229,7 +229,10 @@ def _run_phase(ctx: Context, phase: str, init_from, callbacks=(), on_trial=None)
         _report_resume(ctx, phase, dicts, finished)
     finished.update(_take_earlier(ctx, [d for d in dicts if d["trial_id"] not in finished]))
     todo = [d for d in dicts if d["trial_id"] not in finished]
-    asha = GroupedASHA(spec.asha_for(phase)) if phase != "pretrain" else None
+    asha = None
+    if phase != "pretrain":
+        slots = spec.resources_for(phase).max_concurrent_trials
+        asha = make_scheduler(spec.asha_for(phase), _group_sizes(dicts, searches), slots)
     store_callback = StoreCallback(ctx.out, spec.name, ctx.echo)
     for trial_id, rounds in history(ctx.out, dicts).items():
         store_callback.last_round[trial_id] = rounds[-1][0]
@@ -268,6 +271,15 @@ def _run_phase(ctx: Context, phase: str, init_from, callbacks=(), on_trial=None)
         )
         tuner.fit()
     set_phase(ctx.out, phase, "done", trials=count, seconds=round(time.monotonic() - started, 1))
+
+
+def _group_sizes(dicts: list[dict], searches) -> dict[str, int]:
+    """Each group's trials in the phase: its planned ones, or what its search samples."""
+    sizes: dict[str, int] = {}
+    for plan in dicts:
+        sizes[plan["group"]] = sizes.get(plan["group"], 0) + 1
+    sizes.update({s.group: s.n_trials() for s in searches})
+    return sizes
 
 
 def _take_earlier(ctx: Context, dicts: list[dict]) -> dict[str, str]:

@@ -223,6 +223,14 @@ class SweepSpec(Frozen):
             except ValidationError as err:
                 message = err.errors()[0]["msg"].removeprefix("Value error, ")
                 raise ValueError(f"phases.{phase}.asha: {message}") from None
+            searched = getattr(self.phases, phase).search_algorithm == "hyperopt"
+            if searched and self.asha_for(phase).promotion == "pause":
+                # Waiting trials would hold the searcher's concurrency limit, and without it
+                # TPE would sample every point before it learnt from any.
+                raise ValueError(
+                    f"phases.{phase}.asha.promotion: pause needs a grid; "
+                    "search_algorithm: hyperopt takes promotion: stop"
+                )
         return self
 
     @model_validator(mode="after")

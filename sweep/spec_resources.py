@@ -132,6 +132,14 @@ class AshaSpec(Frozen):
         gt=0,
         description="rounds a trial runs at most (the top rung); default: each trial's rounds",
     )
+    promotion: Literal["stop", "pause"] = Field(
+        "stop",
+        description="stop: Ray's asynchronous rule, a trial at a rung goes on unless it is below "
+        "the top 1/reduction_factor of those that reached it before (the first always goes on); "
+        "pause: ASHA by promotion, a trial waits paused at a rung until it ranks in the rung's "
+        "top 1/reduction_factor, and resumes from its checkpoint (fewer rounds on small grids, a "
+        "restart per promotion)",
+    )
 
     @model_validator(mode="after")
     def _sensible(self) -> AshaSpec:
@@ -158,6 +166,7 @@ class PhaseAsha(Frozen):
     grace_period: int | None = Field(None, gt=0, description="rounds before a trial may stop")
     reduction_factor: float | None = Field(None, gt=1, description="1/rf kept at each rung")
     max_t: int | None = Field(None, gt=0, description="rounds a trial runs at most")
+    promotion: Literal["stop", "pause"] | None = Field(None, description="stop or pause")
 
     def apply(self, base: AshaSpec) -> AshaSpec:
         override = self.model_dump(exclude_none=True)

@@ -81,6 +81,19 @@ class GroupedASHA(AsyncHyperBandScheduler):
         return action
 
 
+def make_scheduler(
+    asha: AshaSpec, expected: dict[str, int], slots: int | None = None
+) -> TrialScheduler:
+    """A phase's ASHA: Ray's rule within each group, or ASHA by promotion (`promotion: pause`),
+    which runs at most `slots` trials at once itself; `expected` is each group's number of
+    trials in the phase."""
+    if asha.promotion == "pause":
+        from sweep.promotion import PromotingASHA
+
+        return PromotingASHA(asha, expected, slots)
+    return GroupedASHA(asha)
+
+
 def _skip_callback_telemetry() -> None:
     """Ray's usage telemetry names the callbacks of each Tune run by comparing them with the
     classes of its tracker integrations, which imports W&B, MLflow, Comet and Aim where they
@@ -176,7 +189,7 @@ def make_tuner(
     *,
     storage: str,
     resources: ResourcesSpec,
-    asha: GroupedASHA | None,
+    asha: TrialScheduler | None,
     callbacks: list,
     search=None,
     num_samples: int = 1,
@@ -214,7 +227,11 @@ def make_tuner(
             search_alg=search,
             num_samples=num_samples if search else 1,
             scheduler=asha,
-            max_concurrent_trials=resources.max_concurrent_trials,
+            # A scheduler that keeps trials waiting paused limits them itself: Tune's limit counts
+            # paused trials, and the phase would stop with every slot held by a waiting one.
+            max_concurrent_trials=None
+            if getattr(asha, "limits_concurrency", False)
+            else resources.max_concurrent_trials,
             reuse_actors=reuse,
             trial_name_creator=lambda t: t.config["trial"]["trial_id"],
             trial_dirname_creator=lambda t: t.config["trial"]["trial_id"],

@@ -54,3 +54,22 @@ def test_an_unknown_asha_metric_is_refused(tmp_path):
     with pytest.raises(SpecError) as err:
         load_spec(path)
     assert str(err.value).startswith(f"{path}: asha.metric: Input should be")
+
+
+def test_a_phase_may_promote_by_pausing_where_the_sweep_stops(tmp_path):
+    phases = {"target": {"tasks": ["xnli"], "asha": {"promotion": "pause"}}}
+    spec = load_spec(write(tmp_path, phases=phases))
+    assert spec.asha.promotion == "stop"
+    assert spec.asha_for("target").promotion == "pause"
+
+
+def test_promotion_by_pausing_with_hyperopt_is_refused_naming_the_key(tmp_path):
+    target = {"tasks": ["xnli"], "search_algorithm": "hyperopt", "num_samples": 4,
+              "search": {"learning_rate": {"loguniform": [1e-5, 1e-4]}}}  # fmt: skip
+    path = write(tmp_path, asha={"promotion": "pause"}, phases={"target": target})
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    assert str(err.value) == (
+        f"{path}: phases.target.asha.promotion: pause needs a grid; "
+        "search_algorithm: hyperopt takes promotion: stop"
+    )
