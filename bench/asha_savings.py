@@ -3,15 +3,16 @@
 Measured: ASHA's training compute against the full grid's, and the gap between the best
 configuration each finds.
 
-One grid of learning rates is swept twice through `sweep.runner.run_sweep` (what `xstilts run
+One grid of learning rates is swept three times through `sweep.runner.run_sweep` (what `xstilts run
 --no-reuse` calls), one after the other on the same local Ray: target task `synth_udpos` of the
 synthetic benchmark, from the `none` intermediate (no intermediate training), on a tiny XLM-R
 that starts from random weights (no pretraining: the spec allows it for a tiny model, and every
-trial of both runs starts from the same seeded weights).
+trial of every run starts from the same seeded weights).
 
 - full grid (baseline): `asha.grace_period` equal to the rounds, so ASHA's only rung is the last
   round and it cannot stop a trial early; every trial trains every round.
-- ASHA: `grace_period: 1`, `reduction_factor: 3`, ASHA's rungs at rounds 1, 3 and 9.
+- ASHA: `grace_period: 1`, `reduction_factor: 3`, ASHA's rungs at rounds 1, 3 and 9, once
+  with each `asha.promotion`: `stop` (Ray's rule) and `pause` (ASHA by promotion).
 
 Reuse is off: the ASHA run would otherwise take the full grid's trials (same keys) instead of
 training them. Compute is the optimizer steps each trial ran (its last dev row's `step` in the
@@ -29,20 +30,23 @@ R = 8 it would be 0.31, with R = 4 (r = 2) 0.50, out of reach. So the default gr
 r = 3, and the rates span 1e-5 to 5e-3: after 72 steps those up to 2e-4 stay below 45 F1,
 those from 1e-3 up reach 100.
 
-ASHA is asynchronous, and on two slots that costs more than the arithmetic says: the first
-trial to reach a rung has nothing to be compared with and always continues, and a trial is
-stopped only when it is worse than the (1 - 1/r) quantile of those that reached the rung
-before it. So the order trials start in matters: a grid started in ascending learning rate,
-each rate better than those before it, is ASHA's worst case, nothing stopped. The sweep starts
-trials of equal cost in a fixed pseudo-random order (the hash of each trial id), not in the
-order the grid lists them (ascending here, as users write grids). The benchmark prints the
-order the ASHA run started its trials in (`status.json`), and replays ASHA's own rule (Ray's
-`_Bracket`, as `GroupedASHA` uses it) on the full grid's measured dev curves in that order,
-in ascending order, and over many random orders: one run is one draw from that spread.
+Ray's ASHA (`promotion: stop`) is asynchronous, and on two slots that costs more than the
+arithmetic says: the first trial to reach a rung has nothing to be compared with and always
+continues, and a trial is stopped only when it is worse than the (1 - 1/r) quantile of those
+that reached the rung before it (ties go on). So the order trials start in matters: a grid
+started in ascending learning rate, each rate better than those before it, is its worst case,
+nothing stopped. The sweep starts trials of equal cost in a fixed pseudo-random order (the hash
+of each trial id), not in the order the grid lists them (ascending here, as users write grids).
+ASHA by promotion (`promotion: pause`, `sweep.promotion`) pauses a trial at a rung until it
+ranks in the rung's top floor(n / r), which needs no luck in the order. The benchmark prints
+the order the ASHA runs started their trials in (`status.json`), and replays each rule (the
+sweep's own scheduler, driven through Tune's hooks) on the full grid's measured dev curves in
+that order, in ascending order, and over many random orders: one run is one draw from that
+spread.
 
 Run:  .venv/bin/python bench/asha_savings.py [--tiny] [--out DIR]
-      Default: 13 minutes on a 2-core machine that other jobs kept busy (load 8-10); --tiny
-      (2 rates x 3 rounds, for the test): 3.5 minutes there.
+      Default: about 2 minutes on an idle 2-core machine (13 minutes, with two runs, where
+      other jobs kept it busy); --tiny (2 rates x 3 rounds, for the test): about 1 minute.
 """
 
 from __future__ import annotations
@@ -119,7 +123,10 @@ class Run:
     order: list[float]  # the learning rates in the order the sweep started their trials
 
 
-def spec(grid: Grid, rates: list[float], grace_period: int, benchmark: Path, name: str) -> dict:
+def spec(
+    grid: Grid, rates: list[float], grace_period: int, benchmark: Path, name: str,
+    promotion: str = "stop",
+) -> dict:  # fmt: skip
     """The sweep as its YAML file says it: one target task, no pretraining, a grid of rates."""
     return {
         "name": name,
@@ -153,7 +160,11 @@ def spec(grid: Grid, rates: list[float], grace_period: int, benchmark: Path, nam
             "eval_actors": 0,
             "eval_cpus": 0.1,
         },
-        "asha": {"grace_period": grace_period, "reduction_factor": REDUCTION},
+        "asha": {
+            "grace_period": grace_period,
+            "reduction_factor": REDUCTION,
+            "promotion": promotion,
+        },
         "seeds": [SEED],
     }
 
@@ -239,45 +250,88 @@ def _startup(log: list[dict]) -> float:
     return max(0.0, log[0]["time_this_iter_s"] / times[len(times) // 2] - 1)
 
 
-def replay(curves: list[list[float]], rounds: int, startup: float, slots: int = 2) -> float:
-    """ASHA's compute ratio had trials with these full dev curves started in this order on
-    `slots` slots, every round taking the same time and every start-up `startup` rounds. Ray's
-    own rung bookkeeping (`_Bracket`, built as `GroupedASHA` builds it) decides each stop.
-    Reports due at the same time are taken in list order; in a sweep, the two trials that
-    start together race for the first report."""
-    from ray.tune.schedulers import TrialScheduler
-    from ray.tune.schedulers.async_hyperband import _Bracket
+class _Trial:
+    def __init__(self, index: int, rounds: int):
+        self.trial_id, self.status = index, "PENDING"
+        self.config = {"trial": {"trial_id": str(index), "group": TARGET, "max_rounds": rounds,
+                                 "train": {"optim": {"rounds": rounds}}}}  # fmt: skip
 
-    bracket = _Bracket(1, rounds, REDUCTION, 0)
-    waiting = list(range(len(curves)))
-    reports: dict[int, float] = {}  # running trial -> when it reports its next round
+    def set_status(self, status: str) -> None:
+        self.status = status
+
+
+class _Tune:
+    """What a scheduler sees of Tune's controller, for the replay."""
+
+    def __init__(self, scheduler, trials: list[_Trial]):
+        self.scheduler, self.trials = scheduler, trials
+        self.search_alg = SimpleNamespace(is_finished=lambda: True)
+
+    def get_trials(self) -> list[_Trial]:
+        return self.trials
+
+    def stop_trial(self, trial: _Trial) -> None:
+        if trial.status in ("PENDING", "PAUSED"):
+            self.scheduler.on_trial_remove(self, trial)
+        trial.status = "TERMINATED"
+
+
+def replay(curves: list[list[float]], rounds: int, startup: float, promotion: str,
+           slots: int = 2) -> float:  # fmt: skip
+    """ASHA's compute ratio had trials with these full dev curves started in this order on
+    `slots` slots, every round taking the same time and every start (a resumption too)
+    `startup` rounds. The sweep's own scheduler (`promotion`: stop or pause) decides, through
+    the hooks Tune calls. Reports due at the same time are taken in list order; in a sweep,
+    the two trials that start together race for the first report."""
+    from ray.tune.schedulers import TrialScheduler
+
+    from sweep.spec_resources import AshaSpec
+    from sweep.tune_driver import make_scheduler
+
+    asha = AshaSpec(grace_period=1, reduction_factor=REDUCTION, promotion=promotion)
+    scheduler = make_scheduler(asha, {TARGET: len(curves)})
+    trials = [_Trial(i, rounds) for i in range(len(curves))]
+    tune = _Tune(scheduler, trials)
+    for trial in trials:
+        scheduler.on_trial_add(tune, trial)
+    reports: dict[_Trial, float] = {}  # running trial -> when it reports its next round
     ran, now = [0] * len(curves), 0.0
-    while waiting or reports:
-        while waiting and len(reports) < slots:
-            reports[waiting.pop(0)] = now + startup + 1
-        trial = min(reports, key=lambda t: (reports[t], t))
+    while True:
+        while len(reports) < slots:
+            trial = scheduler.choose_trial_to_run(tune)
+            trial = trial or next((t for t in trials if t.status == "PENDING"), None)
+            if trial is None:
+                break
+            trial.status, reports[trial] = "RUNNING", now + startup + 1
+        if not reports:
+            break
+        trial = min(reports, key=lambda t: (reports[t], t.trial_id))
         now = reports.pop(trial)
-        ran[trial] += 1
-        score = curves[trial][ran[trial] - 1]
-        action = bracket.on_result(SimpleNamespace(trial_id=trial), ran[trial], score)
-        if ran[trial] < rounds and action == TrialScheduler.CONTINUE:
+        i = trial.trial_id
+        ran[i] += 1
+        result = {"round": ran[i], "dev_score": curves[i][ran[i] - 1]}
+        action = scheduler.on_trial_result(tune, trial, result)
+        if ran[i] == rounds or action == TrialScheduler.STOP:
+            trial.status = "TERMINATED"
+            scheduler.on_trial_complete(tune, trial, result)
+        elif action == TrialScheduler.PAUSE:
+            trial.status = "PAUSED"
+        else:
             reports[trial] = now + 1
     return sum(ran) / (len(curves) * rounds)
 
 
-def order_spread(full: Run, asha: Run, grid: Grid, orders: int) -> dict[str, float]:
+def order_spread(full: Run, asha: Run, grid: Grid, orders: int, promotion: str) -> dict:
     """The replayed ratio in the order the ASHA run started, in ascending rate, and over
     random orders."""
     curves = [full.curves[rate] for rate in asha.order]
     ascending = [full.curves[rate] for rate in sorted(asha.order)]
     rng = random.Random(SEED)
-    spread = sorted(
-        replay(rng.sample(curves, len(curves)), grid.rounds, full.startup_rounds)
-        for _ in range(orders)
-    )
+    again = lambda c: replay(c, grid.rounds, full.startup_rounds, promotion)  # noqa: E731
+    spread = sorted(again(rng.sample(curves, len(curves))) for _ in range(orders))
     return {
-        "run": replay(curves, grid.rounds, full.startup_rounds),
-        "ascending": replay(ascending, grid.rounds, full.startup_rounds),
+        "run": again(curves),
+        "ascending": again(ascending),
         "median": spread[len(spread) // 2],
         "p10": spread[len(spread) // 10],
         "p90": spread[len(spread) * 9 // 10],
@@ -295,29 +349,34 @@ def describe(name: str, run: Run, grid: Grid, seconds: float) -> str:
     )
 
 
-def report(grid: Grid, full: Run, asha: Run, walls, spread) -> None:
-    ratio = asha.steps / full.steps
-    gap = 100 * (full.best_score - asha.best_score)
+RULES = ("stop", "pause")  # `asha.promotion`: Ray's asynchronous rule, and ASHA by promotion
+
+
+def report(grid: Grid, full: Run, ashas: dict[str, Run], walls: dict, spreads: dict) -> None:
     met = {True: "met", False: "NOT met"}
+    first = ashas[RULES[0]]
     print(
         f"asha_savings: grid: {len(grid.rates)} learning rates x {grid.rounds} rounds, {TARGET} "
         f"from random weights ({grid.tiny['num_layers']} x {grid.tiny['hidden_size']}), 2 "
         f"trials at a time; ASHA started them in this order: "
-        f"{', '.join(f'{r:g}' for r in asha.order)}"
+        f"{', '.join(f'{r:g}' for r in first.order)}"
     )
-    print(describe("full grid (baseline)", full, grid, walls[0]))
-    print(describe(f"ASHA (grace 1, reduction {REDUCTION})", asha, grid, walls[1]))
-    print(
-        f"asha_savings: ratio ASHA/full {ratio:.2f}x steps (target <= {RATIO_TARGET:.2f}: "
-        f"{met[ratio <= RATIO_TARGET]}), {asha.train_seconds / full.train_seconds:.2f}x train-s"
-    )
-    print(
-        f"asha_savings: gap full - ASHA best dev {full.metric} {gap:+.1f} points "
-        f"(target <= {GAP_TARGET:.0f}: {met[gap <= GAP_TARGET]})"
-    )
-    if spread:
+    print(describe("full grid (baseline)", full, grid, walls["full"]))
+    for rule, asha in ashas.items():
+        name = f"ASHA, promotion: {rule} (grace 1, reduction {REDUCTION})"
+        print(describe(name, asha, grid, walls[rule]))
+    for rule, asha in ashas.items():
+        ratio = asha.steps / full.steps
+        gap = 100 * (full.best_score - asha.best_score)
         print(
-            f"asha_savings: replay of ASHA's rule on the full grid's curves (start-up "
+            f"asha_savings: promotion: {rule}: ratio ASHA/full {ratio:.2f}x steps (target <= "
+            f"{RATIO_TARGET:.2f}: {met[ratio <= RATIO_TARGET]}), "
+            f"{asha.train_seconds / full.train_seconds:.2f}x train-s; gap full - ASHA best dev "
+            f"{full.metric} {gap:+.1f} points (target <= {GAP_TARGET:.0f}: {met[gap <= GAP_TARGET]})"
+        )
+    for rule, spread in spreads.items():
+        print(
+            f"asha_savings: promotion: {rule}: replay on the full grid's curves (start-up "
             f"{full.startup_rounds:.1f} rounds): this order {spread['run']:.2f}x, ascending "
             f"rates {spread['ascending']:.2f}x, random orders median {spread['median']:.2f}x "
             f"(10-90%: {spread['p10']:.2f}-{spread['p90']:.2f}x), <= {RATIO_TARGET:.2f} in "
@@ -325,8 +384,8 @@ def report(grid: Grid, full: Run, asha: Run, walls, spread) -> None:
         )
 
 
-def run_both(grid: Grid, rates: list[float], out: Path, cache: Path) -> tuple[float, float]:
-    """The full grid, then ASHA, on one local Ray; wall seconds of each."""
+def run_all(grid: Grid, rates: list[float], out: Path, cache: Path) -> dict[str, float]:
+    """The full grid, then ASHA under each rule, on one local Ray; wall seconds of each."""
     import ray
 
     from sweep.runner import LOCAL_ENV
@@ -340,11 +399,15 @@ def run_both(grid: Grid, rates: list[float], out: Path, cache: Path) -> tuple[fl
     env = {**LOCAL_ENV, "XSTILTS_CACHE": str(cache)}
     ray.init(log_to_driver=False, configure_logging=False, runtime_env={"env_vars": env})
     try:
-        full = sweep(spec(grid, rates, grid.rounds, benchmark, "asha-savings-full"), out / "full")
-        asha = sweep(spec(grid, rates, 1, benchmark, "asha-savings-asha"), out / "asha")
+        walls = {
+            "full": sweep(spec(grid, rates, grid.rounds, benchmark, "asha-full"), out / "full")
+        }
+        for rule in RULES:
+            raw = spec(grid, rates, 1, benchmark, f"asha-{rule}", promotion=rule)
+            walls[rule] = sweep(raw, out / rule)
     finally:
         ray.shutdown()
-    return full, asha
+    return walls
 
 
 def main() -> None:
@@ -360,10 +423,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="xstilts-asha-") as tmp:
         out = args.out or Path(tmp) / "sweeps"
         out.mkdir(parents=True)
-        walls = run_both(grid, rates, out, Path(tmp) / "cache")
-        full, asha = measure(out / "full", grid), measure(out / "asha", grid)
-        spread = order_spread(full, asha, grid, args.orders) if args.orders else {}
-    report(grid, full, asha, walls, spread)
+        walls = run_all(grid, rates, out, Path(tmp) / "cache")
+        full = measure(out / "full", grid)
+        ashas = {rule: measure(out / rule, grid) for rule in RULES}
+        spreads = {
+            rule: order_spread(full, ashas[rule], grid, args.orders, rule)
+            for rule in (RULES if args.orders else ())
+        }
+    report(grid, full, ashas, walls, spreads)
 
 
 if __name__ == "__main__":
