@@ -15,6 +15,7 @@ from trainers import remote
 
 STATUS = "status.json"
 DONE, STOPPED, FAILED, RUNNING, PENDING = "done", "stopped", "failed", "running", "pending"
+WAITING = "waiting"  # paused at an ASHA rung until promoted (`asha.promotion: pause`)
 # An evaluation's outcome: every language scored, some languages not, or none at all.
 COMPLETE, INCOMPLETE = "complete", "incomplete"
 
@@ -52,10 +53,14 @@ def say(line: str) -> None:
 
 
 class StoreCallback(Callback):
-    def __init__(self, out_dir: Path, sweep: str, echo=say):
+    """`waits`: whether the scheduler has just paused a trial at a rung (it decides before the
+    callbacks see the result)."""
+
+    def __init__(self, out_dir: Path, sweep: str, echo=say, waits=None):
         self.out_dir = Path(out_dir)
         self.sweep = sweep
         self.echo = echo
+        self.waits = waits
         self.last_round: dict[str, int] = {}
         self.clock: dict[str, TrialClock] = {}
 
@@ -83,9 +88,10 @@ class StoreCallback(Callback):
         plan = trial.config["trial"]
         store_round(self.out_dir, self.sweep, plan, result)
         self.last_round[plan["trial_id"]] = result["round"]
+        waits = self.waits is not None and self.waits(trial.trial_id)
         self._update(
             plan,
-            state=RUNNING,
+            state=WAITING if waits else RUNNING,
             round=result["round"],
             dev_score=result["dev_score"],
             **self._timed(plan, result),
@@ -93,6 +99,7 @@ class StoreCallback(Callback):
         self.echo(
             f"[{plan['phase']}] {plan['trial_id']} round {result['round']}/{top_round(plan)}: "
             f"dev {plan['metric']} {result['dev_score']:.4f}"
+            + (" (waits for ASHA to promote it)" if waits else "")
         )
 
     def on_trial_complete(self, iteration, trials, trial, **info):

@@ -197,6 +197,10 @@ class PromotingASHA(FIFOScheduler):
             return TrialScheduler.CONTINUE
         return TrialScheduler.PAUSE
 
+    def is_waiting(self, trial_id: str) -> bool:
+        """Whether the trial waits at a rung (paused, or about to be)."""
+        return any(trial_id in ladder.waiting for ladder in self._ladders.values())
+
     def on_trial_complete(self, tune_controller, trial, result) -> None:
         self.on_trial_remove(tune_controller, trial)
 

@@ -233,7 +233,7 @@ def _run_phase(ctx: Context, phase: str, init_from, callbacks=(), on_trial=None)
     if phase != "pretrain":
         slots = spec.resources_for(phase).max_concurrent_trials
         asha = make_scheduler(spec.asha_for(phase), _group_sizes(dicts, searches), slots)
-    store_callback = StoreCallback(ctx.out, spec.name, ctx.echo)
+    store_callback = StoreCallback(ctx.out, spec.name, ctx.echo, getattr(asha, "is_waiting", None))
     for trial_id, rounds in history(ctx.out, dicts).items():
         store_callback.last_round[trial_id] = rounds[-1][0]
         if asha is not None:

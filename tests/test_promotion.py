@@ -214,3 +214,24 @@ def test_no_more_trials_run_at_once_than_the_phase_has_slots():
 @pytest.mark.parametrize(("promotion", "kind"), [("stop", GroupedASHA), ("pause", PromotingASHA)])
 def test_the_spec_chooses_the_scheduler(promotion, kind):
     assert isinstance(make_scheduler(AshaSpec(promotion=promotion), {"mnli": 3}), kind)
+
+
+def test_a_paused_trial_shows_as_waiting_until_it_runs_again(tmp_path, monkeypatch):
+    from sweep import progress
+
+    monkeypatch.setattr(progress, "store_round", lambda *args: True)
+    scheduler = promoting(expected=2)
+    lines = []
+    callback = progress.StoreCallback(tmp_path, "s", lines.append, scheduler.is_waiting)
+    full = {"phase": "target", "task": "mnli", "intermediate": "none", "target": "mnli",
+            "config_id": "c0", "seed": 0, "metric": "accuracy"}  # fmt: skip
+    trial = FakeTrial("t1", {**plan("t1"), **full})
+    tune = FakeTune(scheduler, [trial], search_finished=False)
+    scheduler.on_trial_add(tune, trial)
+    result = {"round": 1, "dev_score": 0.4}
+    assert scheduler.on_trial_result(tune, trial, result) == TrialScheduler.PAUSE
+    callback.on_trial_result(0, [], trial, result)  # Tune calls it after the scheduler
+    assert progress.read_status(tmp_path)["trials"]["t1"]["state"] == "waiting"
+    assert lines[-1].endswith("(waits for ASHA to promote it)")
+    callback.on_trial_start(0, [], trial)
+    assert progress.read_status(tmp_path)["trials"]["t1"]["state"] == "running"
