@@ -101,6 +101,8 @@ class StoreCallback(Callback):
             f"dev {plan['metric']} {result['dev_score']:.4f}"
             + (" (waits for ASHA to promote it)" if waits else "")
         )
+        if waits:  # the attempt ends here; a promotion starts the next one
+            self._ended(plan)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         plan = trial.config["trial"]

@@ -228,10 +228,12 @@ def test_a_paused_trial_shows_as_waiting_until_it_runs_again(tmp_path, monkeypat
     trial = FakeTrial("t1", {**plan("t1"), **full})
     tune = FakeTune(scheduler, [trial], search_finished=False)
     scheduler.on_trial_add(tune, trial)
+    callback.on_trial_start(0, [], trial)
     result = {"round": 1, "dev_score": 0.4}
     assert scheduler.on_trial_result(tune, trial, result) == TrialScheduler.PAUSE
     callback.on_trial_result(0, [], trial, result)  # Tune calls it after the scheduler
     assert progress.read_status(tmp_path)["trials"]["t1"]["state"] == "waiting"
     assert lines[-1].endswith("(waits for ASHA to promote it)")
+    assert "attempts_time" in progress.read_status(tmp_path)["trials"]["t1"]  # its time kept
     callback.on_trial_start(0, [], trial)
     assert progress.read_status(tmp_path)["trials"]["t1"]["state"] == "running"
